@@ -1,0 +1,709 @@
+/*
+ * checker._fp: C implementation of checker.fingerprint.fingerprint_python.
+ *
+ * The pure-Python function in checker/fingerprint.py is the specification; this module must
+ * return bit-identical 64-bit values for every value it accepts.  Types are tested in the same
+ * order as the reference (exact types first, then tuple, set, dict and Enum subclasses), and
+ * anything the fast paths do not recognise is handed back to the reference, which raises the
+ * documented TypeError.
+ *
+ * fingerprint_permuted(value, permutation) is the same function, except that every Id (exact
+ * type) met anywhere inside value that is a key of the dict `permutation` is replaced by its
+ * image before it is hashed.  The image itself is hashed as is (it is not permuted again).
+ * Sets and maps are hashed as sums over their elements, so the result equals the fingerprint
+ * of the rebuilt value only when the permutation is injective on the ids involved (as a
+ * permutation is): two elements that the mapping merges are still counted twice.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TAG_NONE 0x01u
+#define TAG_FALSE 0x02u
+#define TAG_TRUE 0x03u
+#define TAG_INT 0x04u
+#define TAG_BIGINT 0x05u
+#define TAG_STR 0x06u
+#define TAG_BYTES 0x07u
+#define TAG_FLOAT 0x08u
+#define TAG_TUPLE 0x09u
+#define TAG_SET 0x0Au
+#define TAG_MAP 0x0Bu
+#define TAG_ID 0x0Cu
+#define SET_SALT 0x9E3779B97F4A7C15ull
+#define PAIR_SALT 0xC2B2AE3D27D4EB4Full
+#define FNV_OFFSET 0xCBF29CE484222325ull
+#define FNV_PRIME 0x100000001B3ull
+
+#define RECURSION_WHERE " while computing a fingerprint"
+
+static inline uint64_t
+mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static inline uint64_t
+fnv(const unsigned char *data, Py_ssize_t size, uint64_t tag)
+{
+    uint64_t h = FNV_OFFSET ^ tag;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        h = (h ^ data[i]) * FNV_PRIME;
+    }
+    return mix(h);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Lazily loaded Python objects (single-phase init: one copy per process).                     */
+
+static PyTypeObject *id_type = NULL;     /* checker.values.Id */
+static PyObject *enum_type = NULL;       /* enum.Enum */
+static PyObject *reference = NULL;       /* checker.fingerprint.fingerprint_python */
+static PyObject *str_name = NULL;        /* "name" */
+static PyObject *str_dunder_name = NULL; /* "__name__" */
+
+static uint64_t const_none, const_false, const_true, mix_int, mix_float;
+
+static PyObject *
+import_attr(const char *module, const char *attr)
+{
+    PyObject *mod = PyImport_ImportModule(module);
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *result = PyObject_GetAttrString(mod, attr);
+    Py_DECREF(mod);
+    return result;
+}
+
+static int
+load_id_type(void)
+{
+    PyObject *type = import_attr("checker.values", "Id");
+    if (type == NULL) {
+        return -1;
+    }
+    if (!PyType_Check(type)) {
+        Py_DECREF(type);
+        PyErr_SetString(PyExc_TypeError, "checker.values.Id is not a type");
+        return -1;
+    }
+    id_type = (PyTypeObject *)type;
+    return 0;
+}
+
+static PyObject *
+get_enum_type(void)
+{
+    if (enum_type == NULL) {
+        enum_type = import_attr("enum", "Enum");
+    }
+    return enum_type;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Cache of fingerprints of record class names, keyed by type (direct-mapped, strong refs).    */
+
+#define NAME_CACHE_SIZE 64
+
+typedef struct {
+    PyTypeObject *type;
+    PyObject *name;
+    uint64_t fp;
+} name_entry;
+
+static name_entry name_cache[NAME_CACHE_SIZE];
+
+static int fp_value(PyObject *value, PyObject *perm, uint64_t *out);
+
+/* fingerprint(type(value).__name__) */
+static int
+type_name_fp(PyTypeObject *type, uint64_t *out)
+{
+    name_entry *entry = &name_cache[((uintptr_t)type >> 4) % NAME_CACHE_SIZE];
+    int heap = (type->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0;
+    if (entry->type == type &&
+        (!heap || ((PyHeapTypeObject *)type)->ht_name == entry->name)) {
+        *out = entry->fp;
+        return 0;
+    }
+    PyObject *name = PyObject_GetAttr((PyObject *)type, str_dunder_name);
+    if (name == NULL) {
+        return -1;
+    }
+    uint64_t h;
+    if (fp_value(name, NULL, &h) < 0) {
+        Py_DECREF(name);
+        return -1;
+    }
+    *out = h;
+    /* A heap type's __name__ can be reassigned: the entry stays valid while ht_name is the very
+       object we hashed.  (A metaclass that overrides __name__ is simply not cached.) */
+    if (heap && ((PyHeapTypeObject *)type)->ht_name != name) {
+        Py_DECREF(name);
+        return 0;
+    }
+    PyTypeObject *old_type = entry->type;
+    PyObject *old_name = entry->name;
+    Py_INCREF(type);
+    entry->type = type;
+    entry->name = name; /* steals the reference */
+    entry->fp = h;
+    Py_XDECREF(old_type);
+    Py_XDECREF(old_name);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scalars.                                                                                    */
+
+static int
+fp_bigint(PyObject *value, uint64_t *out)
+{
+    /* size = (value.bit_length() + 8) // 8; value.to_bytes(size, "little", signed=True) */
+    PyObject *bits = PyObject_CallMethod(value, "bit_length", NULL);
+    if (bits == NULL) {
+        return -1;
+    }
+    Py_ssize_t nbits = PyLong_AsSsize_t(bits);
+    Py_DECREF(bits);
+    if (nbits < 0 && PyErr_Occurred()) {
+        return -1;
+    }
+    Py_ssize_t size = (nbits + 8) / 8;
+    PyObject *to_bytes = PyObject_GetAttrString(value, "to_bytes");
+    if (to_bytes == NULL) {
+        return -1;
+    }
+    PyObject *args = Py_BuildValue("(ns)", size, "little");
+    PyObject *kwargs = Py_BuildValue("{s:O}", "signed", Py_True);
+    PyObject *data = NULL;
+    if (args != NULL && kwargs != NULL) {
+        data = PyObject_Call(to_bytes, args, kwargs);
+    }
+    Py_DECREF(to_bytes);
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    if (data == NULL) {
+        return -1;
+    }
+    if (!PyBytes_Check(data)) {
+        Py_DECREF(data);
+        PyErr_SetString(PyExc_TypeError, "int.to_bytes did not return bytes");
+        return -1;
+    }
+    *out = fnv((const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
+               TAG_BIGINT);
+    Py_DECREF(data);
+    return 0;
+}
+
+static int
+fp_str(PyObject *value, uint64_t *out)
+{
+    Py_ssize_t size;
+    const char *data = PyUnicode_AsUTF8AndSize(value, &size);
+    if (data != NULL) {
+        *out = fnv((const unsigned char *)data, size, TAG_STR);
+        return 0;
+    }
+    /* Lone surrogates: value.encode("utf-8", "surrogatepass"). */
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        return -1;
+    }
+    PyErr_Clear();
+    PyObject *encoded = PyUnicode_AsEncodedString(value, "utf-8", "surrogatepass");
+    if (encoded == NULL) {
+        return -1;
+    }
+    *out = fnv((const unsigned char *)PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded),
+               TAG_STR);
+    Py_DECREF(encoded);
+    return 0;
+}
+
+/* (index + TAG_ID) & MASK for the index of an Id. */
+static int
+id_index_word(PyObject *index, uint64_t *out)
+{
+    if (Py_IS_TYPE(index, &PyLong_Type) || Py_IS_TYPE(index, &PyBool_Type)) {
+        unsigned long long word = PyLong_AsUnsignedLongLongMask(index);
+        if (word == (unsigned long long)-1 && PyErr_Occurred()) {
+            return -1;
+        }
+        *out = (uint64_t)word + TAG_ID;
+        return 0;
+    }
+    /* Anything else: evaluate the Python expression literally. */
+    PyObject *tag = PyLong_FromUnsignedLong(TAG_ID);
+    if (tag == NULL) {
+        return -1;
+    }
+    PyObject *sum = PyNumber_Add(index, tag);
+    Py_DECREF(tag);
+    if (sum == NULL) {
+        return -1;
+    }
+    PyObject *mask = PyLong_FromUnsignedLongLong(UINT64_MAX);
+    if (mask == NULL) {
+        Py_DECREF(sum);
+        return -1;
+    }
+    PyObject *masked = PyNumber_And(sum, mask);
+    Py_DECREF(sum);
+    Py_DECREF(mask);
+    if (masked == NULL) {
+        return -1;
+    }
+    unsigned long long word = PyLong_AsUnsignedLongLong(masked);
+    Py_DECREF(masked);
+    if (word == (unsigned long long)-1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = (uint64_t)word;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Containers.                                                                                 */
+
+static int
+fp_id(PyObject *value, uint64_t *out)
+{
+    if (PyTuple_GET_SIZE(value) < 2) {
+        PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+        return -1;
+    }
+    uint64_t kind, word;
+    if (fp_value(PyTuple_GET_ITEM(value, 0), NULL, &kind) < 0) {
+        return -1;
+    }
+    if (id_index_word(PyTuple_GET_ITEM(value, 1), &word) < 0) {
+        return -1;
+    }
+    *out = mix(kind ^ mix(word));
+    return 0;
+}
+
+static int
+fp_tuple_items(PyObject *value, uint64_t h, PyObject *perm, uint64_t *out)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(value);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t e;
+        if (fp_value(PyTuple_GET_ITEM(value, i), perm, &e) < 0) {
+            return -1;
+        }
+        h = mix(h ^ e);
+    }
+    *out = h;
+    return 0;
+}
+
+/* Generic `for element in value: h = mix(h ^ fp(element))`, for overridden __iter__. */
+static int
+fp_iter_chain(PyObject *value, uint64_t h, PyObject *perm, uint64_t *out)
+{
+    PyObject *it = PyObject_GetIter(value);
+    if (it == NULL) {
+        return -1;
+    }
+    PyObject *element;
+    while ((element = PyIter_Next(it)) != NULL) {
+        uint64_t e;
+        int rc = fp_value(element, perm, &e);
+        Py_DECREF(element);
+        if (rc < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+        h = mix(h ^ e);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    *out = h;
+    return 0;
+}
+
+static int
+fp_tuple_subclass(PyObject *value, PyObject *perm, uint64_t *out)
+{
+    PyTypeObject *type = Py_TYPE(value);
+    uint64_t name;
+    if (type_name_fp(type, &name) < 0) {
+        return -1;
+    }
+    Py_ssize_t n = PyObject_Size(value);
+    if (n < 0) {
+        return -1;
+    }
+    uint64_t h = mix(name + (uint64_t)n);
+    if (type->tp_iter == PyTuple_Type.tp_iter) {
+        return fp_tuple_items(value, h, perm, out);
+    }
+    return fp_iter_chain(value, h, perm, out);
+}
+
+static int
+fp_set(PyObject *value, PyObject *perm, uint64_t *out)
+{
+    Py_ssize_t n;
+    if (Py_IS_TYPE(value, &PyFrozenSet_Type) || Py_IS_TYPE(value, &PySet_Type)) {
+        n = PySet_GET_SIZE(value);
+    }
+    else {
+        n = PyObject_Size(value);
+        if (n < 0) {
+            return -1;
+        }
+    }
+    uint64_t total = 0;
+#ifndef Py_GIL_DISABLED
+    if (Py_TYPE(value)->tp_iter == PyFrozenSet_Type.tp_iter ||
+        Py_TYPE(value)->tp_iter == PySet_Type.tp_iter) {
+        /* Walk the hash table (see cpython/setobject.h: a slot is active when its key is
+           set and its hash is not -1).  The table is re-read at every step and a change of
+           size is reported, as set iterators do, in case hashing ran Python code. */
+        PySetObject *so = (PySetObject *)value;
+        Py_ssize_t used = so->used;
+        for (Py_ssize_t i = 0; i <= so->mask; i++) {
+            setentry *entry = &so->table[i];
+            PyObject *key = entry->key;
+            if (key == NULL || entry->hash == -1) {
+                continue;
+            }
+            uint64_t e;
+            Py_INCREF(key);
+            int rc = fp_value(key, perm, &e);
+            Py_DECREF(key);
+            if (rc < 0) {
+                return -1;
+            }
+            if (so->used != used) {
+                PyErr_SetString(PyExc_RuntimeError, "Set changed size during iteration");
+                return -1;
+            }
+            total += mix(e ^ SET_SALT);
+        }
+        *out = mix(total ^ mix(TAG_SET + (uint64_t)n));
+        return 0;
+    }
+#endif
+    PyObject *it = PyObject_GetIter(value);
+    if (it == NULL) {
+        return -1;
+    }
+    PyObject *element;
+    while ((element = PyIter_Next(it)) != NULL) {
+        uint64_t e;
+        int rc = fp_value(element, perm, &e);
+        Py_DECREF(element);
+        if (rc < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+        total += mix(e ^ SET_SALT);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    *out = mix(total ^ mix(TAG_SET + (uint64_t)n));
+    return 0;
+}
+
+static int
+fp_dict(PyObject *value, PyObject *perm, uint64_t *out)
+{
+    Py_ssize_t n;
+    if (Py_IS_TYPE(value, &PyDict_Type)) {
+        n = PyDict_GET_SIZE(value);
+    }
+    else {
+        n = PyObject_Size(value); /* len(value) */
+        if (n < 0) {
+            return -1;
+        }
+    }
+    uint64_t total = 0;
+    Py_ssize_t pos = 0, size = PyDict_GET_SIZE(value);
+    PyObject *key, *item;
+    while (PyDict_Next(value, &pos, &key, &item)) {
+        uint64_t k, v;
+        Py_INCREF(key);
+        Py_INCREF(item);
+        int rc = fp_value(item, perm, &v);
+        if (rc == 0) {
+            rc = fp_value(key, perm, &k);
+        }
+        Py_DECREF(key);
+        Py_DECREF(item);
+        if (rc < 0) {
+            return -1;
+        }
+        if (PyDict_GET_SIZE(value) != size) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            return -1;
+        }
+        total += mix(k ^ mix(v + PAIR_SALT));
+    }
+    *out = mix(total ^ mix(TAG_MAP + (uint64_t)n));
+    return 0;
+}
+
+/* fingerprint((type(value).__name__, value.name)) */
+static int
+fp_enum(PyObject *value, uint64_t *out)
+{
+    uint64_t cls, name, h;
+    if (type_name_fp(Py_TYPE(value), &cls) < 0) {
+        return -1;
+    }
+    PyObject *member = PyObject_GetAttr(value, str_name);
+    if (member == NULL) {
+        return -1;
+    }
+    int rc = fp_value(member, NULL, &name);
+    Py_DECREF(member);
+    if (rc < 0) {
+        return -1;
+    }
+    h = mix(TAG_TUPLE + 2);
+    h = mix(h ^ cls);
+    *out = mix(h ^ name);
+    return 0;
+}
+
+/* Unsupported type: let the reference raise its TypeError (or answer, should it know more). */
+static int
+fp_fallback(PyObject *value, uint64_t *out)
+{
+    if (reference == NULL) {
+        reference = import_attr("checker.fingerprint", "fingerprint_python");
+        if (reference == NULL) {
+            return -1;
+        }
+    }
+    PyObject *result = PyObject_CallOneArg(reference, value);
+    if (result == NULL) {
+        return -1;
+    }
+    unsigned long long word = PyLong_AsUnsignedLongLong(result);
+    Py_DECREF(result);
+    if (word == (unsigned long long)-1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = (uint64_t)word;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Dispatch, in the reference's order (exact-type tests commute with each other).              */
+
+static int
+fp_value(PyObject *value, PyObject *perm, uint64_t *out)
+{
+    PyTypeObject *type = Py_TYPE(value);
+    int rc;
+
+    if (type == &PyUnicode_Type) {
+        return fp_str(value, out);
+    }
+    if (type == &PyLong_Type) {
+        int overflow;
+        long long small = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow) {
+            return fp_bigint(value, out);
+        }
+        if (small == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        *out = mix((uint64_t)small ^ mix_int);
+        return 0;
+    }
+    if (type == &PyTuple_Type) {
+        if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
+            return -1;
+        }
+        rc = fp_tuple_items(value, mix(TAG_TUPLE + (uint64_t)PyTuple_GET_SIZE(value)), perm,
+                            out);
+        Py_LeaveRecursiveCall();
+        return rc;
+    }
+    if (type == id_type) {
+        if (perm != NULL) {
+            PyObject *image = PyDict_GetItemWithError(perm, value);
+            if (image != NULL) {
+                Py_INCREF(image);
+                rc = fp_value(image, NULL, out);
+                Py_DECREF(image);
+                return rc;
+            }
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+        }
+        if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
+            return -1;
+        }
+        rc = fp_id(value, out);
+        Py_LeaveRecursiveCall();
+        return rc;
+    }
+    if (value == Py_None) {
+        *out = const_none;
+        return 0;
+    }
+    if (type == &PyBool_Type) {
+        *out = value == Py_True ? const_true : const_false;
+        return 0;
+    }
+    if (type == &PyBytes_Type) {
+        *out = fnv((const unsigned char *)PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value),
+                   TAG_BYTES);
+        return 0;
+    }
+    if (type == &PyFloat_Type) {
+        double d = PyFloat_AS_DOUBLE(value);
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof bits);
+        *out = mix(bits ^ mix_float);
+        return 0;
+    }
+    if (PyTuple_Check(value)) {
+        if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
+            return -1;
+        }
+        rc = fp_tuple_subclass(value, perm, out);
+        Py_LeaveRecursiveCall();
+        return rc;
+    }
+    if (PyAnySet_Check(value)) {
+        if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
+            return -1;
+        }
+        rc = fp_set(value, perm, out);
+        Py_LeaveRecursiveCall();
+        return rc;
+    }
+    if (PyDict_Check(value)) {
+        if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
+            return -1;
+        }
+        rc = fp_dict(value, perm, out);
+        Py_LeaveRecursiveCall();
+        return rc;
+    }
+    PyObject *enum_cls = get_enum_type();
+    if (enum_cls == NULL) {
+        return -1;
+    }
+    int is_enum = PyObject_IsInstance(value, enum_cls);
+    if (is_enum < 0) {
+        return -1;
+    }
+    if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
+        return -1;
+    }
+    rc = is_enum ? fp_enum(value, out) : fp_fallback(value, out);
+    Py_LeaveRecursiveCall();
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Module.                                                                                     */
+
+PyDoc_STRVAR(fingerprint_doc,
+"fingerprint(value, /) -> int\n\n"
+"The stable 64-bit fingerprint of value; bit-identical to\n"
+"checker.fingerprint.fingerprint_python.");
+
+static PyObject *
+py_fingerprint(PyObject *module, PyObject *value)
+{
+    if (id_type == NULL && load_id_type() < 0) {
+        return NULL;
+    }
+    uint64_t h;
+    if (fp_value(value, NULL, &h) < 0) {
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(h);
+}
+
+PyDoc_STRVAR(fingerprint_permuted_doc,
+"fingerprint_permuted(value, permutation, /) -> int\n\n"
+"The fingerprint of value with every Id inside it that is a key of the dict\n"
+"permutation replaced by its image (which is hashed as is), without building\n"
+"the permuted value.  permutation must be injective on the ids of value.");
+
+static PyObject *
+py_fingerprint_permuted(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "fingerprint_permuted expected 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *perm = args[1];
+    if (!PyDict_Check(perm)) {
+        PyErr_Format(PyExc_TypeError,
+                     "fingerprint_permuted: permutation must be a dict, not %.200s",
+                     Py_TYPE(perm)->tp_name);
+        return NULL;
+    }
+    if (id_type == NULL && load_id_type() < 0) {
+        return NULL;
+    }
+    uint64_t h;
+    if (fp_value(args[0], PyDict_GET_SIZE(perm) ? perm : NULL, &h) < 0) {
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(h);
+}
+
+static PyMethodDef fp_methods[] = {
+    {"fingerprint", (PyCFunction)py_fingerprint, METH_O, fingerprint_doc},
+    {"fingerprint_permuted", (PyCFunction)(void (*)(void))py_fingerprint_permuted,
+     METH_FASTCALL, fingerprint_permuted_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef fp_module = {
+    PyModuleDef_HEAD_INIT,
+    "checker._fp",
+    "C implementation of checker.fingerprint.fingerprint_python.",
+    -1,
+    fp_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__fp(void)
+{
+    const_none = mix(TAG_NONE);
+    const_false = mix(TAG_FALSE);
+    const_true = mix(TAG_TRUE);
+    mix_int = mix(TAG_INT);
+    mix_float = mix(TAG_FLOAT);
+    if (str_name == NULL) {
+        str_name = PyUnicode_InternFromString("name");
+        if (str_name == NULL) {
+            return NULL;
+        }
+    }
+    if (str_dunder_name == NULL) {
+        str_dunder_name = PyUnicode_InternFromString("__name__");
+        if (str_dunder_name == NULL) {
+            return NULL;
+        }
+    }
+    return PyModule_Create(&fp_module);
+}

@@ -1,0 +1,351 @@
+"""Breadth-first exploration of a model's reachable states.
+
+:class:`Explorer` is a generator of events that never prints: it yields :class:`Progress`
+records while it runs and returns a :class:`Result`. Reporting, traces and statistics are built
+on top. The search is deterministic: states are expanded level by level, actions in declaration
+order, arguments in domain order, so two runs give the same counts and the same trace.
+
+The seen set holds a 64-bit fingerprint per distinct state (of the canonical form when symmetry
+is on) with the state number of its parent and the ordinal of the transition that reached it.
+States themselves are kept only for the current and the next level; a trace is rebuilt by
+re-executing the recorded ordinals from an initial state (see :mod:`checker.trace`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+import traceback
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from checker.fingerprint import collision_probability, fingerprint
+from checker.model import (
+    ACTION_INVARIANT,
+    CONSTRAINT,
+    INVARIANT,
+    SOMETIMES,
+    ActionSpec,
+    Model,
+    Property,
+    iterate_results,
+)
+from checker.store import SeenStore
+from checker.trace import Step, Trace, rebuild_path, step_for
+
+__all__ = ["Explorer", "Options", "Progress", "Result", "check", "successors"]
+
+OK = "ok"
+VIOLATION = "violation"
+INCOMPLETE = "incomplete"
+ERROR = "error"
+DEADLOCK = "deadlock"
+
+
+@dataclass
+class Options:
+    """Bounds and switches of one search."""
+
+    max_depth: int | None = None
+    max_states: int | None = None
+    time_limit: float | None = None
+    check_deadlock: bool = True
+    invariants: list[str] | None = None
+    progress_interval: float = 2.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a running search."""
+
+    depth: int
+    distinct_states: int
+    queue: int
+    transitions: int
+    seconds: float
+
+
+@dataclass
+class Result:
+    """The outcome of a search, with the figures every report shows."""
+
+    verdict: str
+    model: str
+    params: dict[str, Any]
+    distinct_states: int
+    transitions: int
+    depth: int
+    seconds: float
+    property: str | None = None
+    property_kind: str | None = None
+    trace: Trace | None = None
+    error: str | None = None
+    symmetry: bool = False
+    incomplete_reason: str | None = None
+    properties: list[tuple[str, str]] = field(default_factory=list)
+
+    @builtins.property
+    def states_per_second(self) -> float:
+        """Distinct states found per second of search."""
+        return self.distinct_states / self.seconds if self.seconds > 0 else 0.0
+
+    @builtins.property
+    def collision_probability(self) -> float:
+        """Odds that a fingerprint collision hid a state in this run."""
+        return collision_probability(self.distinct_states, self.transitions)
+
+
+class ModelRaised(Exception):
+    """Model code raised while computing successors or evaluating a property."""
+
+    def __init__(self, label: str, original: BaseException) -> None:
+        super().__init__(label)
+        self.label = label
+        self.original = original
+
+
+def successors(state: Any, actions: list[ActionSpec]) -> Iterator[tuple[ActionSpec, tuple, Any]]:
+    """Every transition out of ``state`` in the explorer's fixed order.
+
+    Both the search and trace reconstruction enumerate transitions through this function, so
+    a recorded ordinal always names the same transition.
+    """
+    for spec in actions:
+        step = spec.step
+        for args in spec.arguments(state):
+            try:
+                result = step(state, *args)
+                produced = iterate_results(result)
+                for successor in produced:
+                    yield spec, args, successor
+            except ModelRaised:
+                raise
+            except Exception as exc:
+                raise ModelRaised(spec.describe(args), exc) from exc
+
+
+def describe_exception(exc: BaseException, model_file: str | None) -> str:
+    """``Type: message`` plus the model file's line where it was raised, when known."""
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        if model_file is None or frame.filename == model_file:
+            where = f" ({frame.filename}, line {frame.lineno})"
+            break
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+class Explorer:
+    """Breadth-first search over a model; iterate :meth:`run` for events."""
+
+    def __init__(
+        self,
+        model: Model,
+        options: Options | None = None,
+        fingerprint_fn: Callable[[Any], int] | None = None,
+        symmetry: bool = False,
+    ) -> None:
+        self.model = model
+        self.options = options or Options()
+        self.fingerprint = fingerprint_fn or fingerprint
+        self.symmetry = symmetry
+        self.actions = model.actions()
+        properties = model.properties()
+        selected = self.options.invariants
+        self.invariants = [p for p in properties if p.kind == INVARIANT]
+        if selected is not None:
+            self.invariants = [p for p in self.invariants if p.name in selected]
+        self.sometimes = [p for p in properties if p.kind == SOMETIMES]
+        self.action_invariants = [p for p in properties if p.kind == ACTION_INVARIANT]
+        self.constraints = [p for p in properties if p.kind == CONSTRAINT]
+        self.check_deadlock = self.options.check_deadlock and model.deadlock
+        self.store = SeenStore()
+        self.model_file = getattr(type(model), "__checker_file__", None)
+
+    def _result(self, verdict: str, started: float, depth: int, transitions: int, **extra: Any):
+        trace = extra.get("trace")
+        if trace is not None and trace.steps:
+            depth = max(depth, len([s for s in trace.steps if s.state is not None]) - 1)
+        return Result(
+            verdict=verdict,
+            model=self.model.name,
+            params=dict(self.model.params),
+            distinct_states=len(self.store),
+            transitions=transitions,
+            depth=depth,
+            seconds=time.perf_counter() - started,
+            symmetry=self.symmetry,
+            properties=[(p.name, p.kind) for p in self._all_properties()],
+            **extra,
+        )
+
+    def _all_properties(self) -> list[Property]:
+        return self.invariants + self.action_invariants + self.sometimes
+
+    def trace_to(self, number: int, extra: Step | None = None) -> Trace:
+        """The shortest path from an initial state to state ``number``, re-executed."""
+        path = self.store.path_to(number)
+        steps = rebuild_path(self.model, self.actions, self.fingerprint, path, successors)
+        if extra is not None:
+            steps.append(extra)
+        return Trace(self.model.name, dict(self.model.params), steps)
+
+    def run(self) -> Generator[Progress, None, Result]:
+        """Search breadth-first, yielding progress; return the result."""
+        started = time.perf_counter()
+        options = self.options
+        store = self.store
+        fingerprint = self.fingerprint
+        invariants = self.invariants
+        action_invariants = self.action_invariants
+        constraints = self.constraints
+        pending = list(self.sometimes)
+        actions = self.actions
+        max_depth = options.max_depth
+        max_states = options.max_states
+        deadline = started + options.time_limit if options.time_limit is not None else None
+        next_report = started + options.progress_interval
+        transitions = 0
+        depth = 0
+        truncated: str | None = None
+        stopped: str | None = None
+
+        def violated(prop: Property, number: int, kind: str | None = None, extra=None) -> Result:
+            return self._result(
+                VIOLATION, started, depth, transitions, property=prop.name if prop else DEADLOCK,
+                property_kind=kind or prop.kind, trace=self.trace_to(number, extra),
+            )
+
+        def raised(exc: ModelRaised, number: int, during: str | None) -> Result:
+            label = during or exc.label
+            message = describe_exception(exc.original, self.model_file)
+            extra = Step(label, None, error=message) if during is None else None
+            return self._result(
+                ERROR, started, depth, transitions, trace=self.trace_to(number, extra),
+                error=f"{label}: {message}",
+            )
+
+        def check_new(state: Any, number: int) -> Result | None:
+            for prop in invariants:
+                try:
+                    holds = prop.check(state)
+                except Exception as exc:
+                    return raised(ModelRaised(prop.name, exc), number, f"invariant {prop.name}")
+                if not holds:
+                    return violated(prop, number)
+            for prop in list(pending):
+                try:
+                    reached = prop.check(state)
+                except Exception as exc:
+                    return raised(ModelRaised(prop.name, exc), number, f"sometimes {prop.name}")
+                if reached:
+                    pending.remove(prop)
+            return None
+
+        try:
+            initial = self.model.initial_states()
+        except Exception as exc:
+            message = describe_exception(exc, self.model_file)
+            return self._result(ERROR, started, 0, 0, error=f"init: {message}",
+                                trace=Trace(self.model.name, dict(self.model.params), []))
+        frontier: list[tuple[Any, int]] = []
+        for ordinal, state in enumerate(initial):
+            number = store.add(fingerprint(state), -1, ordinal)
+            if number < 0:
+                continue
+            outcome = check_new(state, number)
+            if outcome is not None:
+                return outcome
+            frontier.append((state, number))
+
+        while frontier:
+            next_frontier: list[tuple[Any, int]] = []
+            for state, number in frontier:
+                if constraints and not all(c.check(state) for c in constraints):
+                    continue
+                if max_depth is not None and depth >= max_depth:
+                    truncated = truncated or f"max depth {max_depth} reached"
+                    continue
+                ordinal = 0
+                try:
+                    for _spec, _args, successor in successors(state, actions):
+                        transitions += 1
+                        if action_invariants:
+                            broken = self._broken_action_invariant(state, successor)
+                            if broken is not None:
+                                return self._violated_transition(
+                                    broken, number, ordinal, started, depth, transitions
+                                )
+                        new_number = store.add(fingerprint(successor), number, ordinal)
+                        ordinal += 1
+                        if new_number < 0:
+                            continue
+                        outcome = check_new(successor, new_number)
+                        if outcome is not None:
+                            return outcome
+                        next_frontier.append((successor, new_number))
+                except ModelRaised as exc:
+                    return raised(exc, number, None)
+                if ordinal == 0 and self.check_deadlock and not self.model.final(state):
+                    return self._result(
+                        VIOLATION, started, depth, transitions, property=DEADLOCK,
+                        property_kind=DEADLOCK, trace=self.trace_to(number),
+                    )
+                if max_states is not None and len(store) >= max_states:
+                    truncated = stopped = f"max states {max_states} reached"
+                    break
+                now = time.perf_counter()
+                if now >= next_report:
+                    next_report = now + options.progress_interval
+                    yield Progress(depth, len(store), len(frontier) + len(next_frontier),
+                                   transitions, now - started)
+                if deadline is not None and now >= deadline:
+                    truncated = stopped = f"time limit {options.time_limit:g} s reached"
+                    break
+            if stopped:
+                break
+            frontier = next_frontier
+            if frontier:
+                depth += 1
+        if truncated:
+            return self._result(INCOMPLETE, started, depth, transitions,
+                                incomplete_reason=truncated)
+        if pending:
+            return self._result(VIOLATION, started, depth, transitions,
+                                property=pending[0].name, property_kind=SOMETIMES)
+        return self._result(OK, started, depth, transitions)
+
+    def _broken_action_invariant(self, state: Any, successor: Any) -> Property | None:
+        for prop in self.action_invariants:
+            try:
+                holds = prop.check(state, successor)
+            except Exception as exc:
+                raise ModelRaised(f"action invariant {prop.name}", exc) from exc
+            if not holds:
+                return prop
+        return None
+
+    def _violated_transition(
+        self, prop: Property, number: int, ordinal: int, started: float, depth: int,
+        transitions: int,
+    ) -> Result:
+        """An action invariant failed on transition ``ordinal`` out of state ``number``."""
+        trace = self.trace_to(number)
+        state = trace.steps[-1].state
+        for index, (spec, args, successor) in enumerate(successors(state, self.actions)):
+            if index == ordinal:
+                trace.steps.append(step_for(spec, args, successor))
+                break
+        return self._result(VIOLATION, started, depth, transitions, property=prop.name,
+                            property_kind=prop.kind, trace=trace)
+
+
+def check(model: Model, options: Options | None = None, **kwargs: Any) -> Result:
+    """Run a whole search and return its result (progress events are dropped)."""
+    search = Explorer(model, options, **kwargs).run()
+    while True:
+        try:
+            next(search)
+        except StopIteration as stop:
+            return stop.value

@@ -1,0 +1,269 @@
+"""Immutable values that states are made of: records, node ids, maps and bags.
+
+States must be hashable and immutable so the explorer can fingerprint them and share
+structure between a state and its successors. These types add what plain tuples and
+frozensets lack: named fields with cheap functional update (:class:`Record`), a value type
+the symmetry machinery can find anywhere in a state (:class:`Id`), and immutable mappings and
+multisets keyed by such ids (:class:`Map`, :class:`Bag`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+__all__ = ["Bag", "Id", "Map", "Record", "ids"]
+
+_tuple_new = tuple.__new__
+
+
+class Id(tuple):
+    """An interchangeable value: a node, a resource manager, a proposed value.
+
+    An ``Id`` is a (kind, index) pair that prints as ``kind`` followed by the index
+    (``rm0``, ``acceptor2``). Symmetry reduction permutes the indices of ids of a symmetric
+    kind wherever they occur in a state, so per-node data must be keyed by ids, never by
+    plain ints or strings.
+
+    >>> Id("rm", 2)
+    rm2
+    >>> Id("rm", 1) < Id("rm", 2)
+    True
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, kind: str, index: int) -> Id:
+        return _tuple_new(cls, (kind, index))
+
+    @property
+    def kind(self) -> str:
+        """The kind of thing this id names, e.g. ``"acceptor"``."""
+        return self[0]
+
+    @property
+    def index(self) -> int:
+        """The position of this id among the ids of its kind."""
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"{self[0]}{self[1]}"
+
+    __str__ = __repr__
+
+    def __getnewargs__(self) -> tuple[str, int]:
+        return (self[0], self[1])
+
+
+def ids(kind: str, count: int) -> tuple[Id, ...]:
+    """Return ``count`` ids of ``kind``, numbered from 0.
+
+    >>> ids("acceptor", 3)
+    (acceptor0, acceptor1, acceptor2)
+    """
+    return tuple(Id(kind, index) for index in range(count))
+
+
+class _RecordMeta(type):
+    """Builds record classes: fields from annotations, fast constructor and accessors."""
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> type:
+        namespace["__slots__"] = ()
+        parent_fields: tuple[str, ...] = ()
+        parent_defaults: dict[str, Any] = {}
+        for base in bases:
+            parent_fields = getattr(base, "_fields", parent_fields)
+            parent_defaults = dict(getattr(base, "_defaults", parent_defaults))
+        own = [f for f in namespace.get("__annotations__", {}) if not f.startswith("_")]
+        fields = parent_fields + tuple(f for f in own if f not in parent_fields)
+        defaults = dict(parent_defaults)
+        for field in own:
+            if field in namespace:
+                defaults[field] = namespace.pop(field)
+        seen_default = False
+        for field in fields:
+            if field in defaults:
+                seen_default = True
+            elif seen_default:
+                raise TypeError(
+                    f"record {name}: field {field!r} has no default but comes after a field "
+                    "with one; give it a default or move it before the defaulted fields"
+                )
+        for field in fields:
+            if field in namespace and not callable(namespace[field]):
+                raise TypeError(f"record {name}: field {field!r} clashes with a class attribute")
+        cls = super().__new__(mcls, name, bases, namespace)
+        cls._fields = fields
+        cls._defaults = defaults
+        cls._index = {field: i for i, field in enumerate(fields)}
+        if fields or name != "Record":
+            _install_record_methods(cls, fields, defaults)
+        return cls
+
+
+def _install_record_methods(cls: type, fields: tuple[str, ...], defaults: dict[str, Any]) -> None:
+    """Generate ``__new__`` with the record's own signature and one property per field."""
+    from operator import itemgetter
+
+    params = ", ".join(f"{f}=_defaults[{f!r}]" if f in defaults else f for f in fields)
+    values = "".join(f"{f}, " for f in fields)
+    source = f"def __new__(_cls, {params}):\n    return _tuple_new(_cls, ({values}))\n"
+    scope: dict[str, Any] = {"_tuple_new": _tuple_new, "_defaults": defaults}
+    exec(source, scope)  # noqa: S102 - code generated from validated identifiers only
+    new = scope["__new__"]
+    new.__qualname__ = f"{cls.__qualname__}.__new__"
+    cls.__new__ = new
+    for i, field in enumerate(fields):
+        if not field.isidentifier():
+            raise TypeError(f"record {cls.__name__}: field {field!r} is not an identifier")
+        setattr(cls, field, property(itemgetter(i), doc=f"Field {field!r}."))
+
+
+class Record(tuple, metaclass=_RecordMeta):
+    """An immutable record with named fields and cheap functional update.
+
+    Declare fields as annotations; a class attribute gives a default::
+
+        class Acceptor(Record):
+            max_bal: int = -1
+            max_val: object = None
+
+    ``Acceptor(max_bal=2)`` builds one, ``a.max_bal`` reads a field and
+    ``a.replace(max_bal=3)`` returns an updated copy. Records are tuples underneath, so they
+    hash and compare fast, but a record only equals another record of the same class.
+
+    >>> class Point(Record):
+    ...     x: int
+    ...     y: int = 0
+    >>> p = Point(1)
+    >>> p, p.replace(y=5)
+    (Point(x=1, y=0), Point(x=1, y=5))
+    """
+
+    _fields: tuple[str, ...] = ()
+    _defaults: dict[str, Any] = {}
+    _index: dict[str, int] = {}
+
+    def replace(self, **changes: Any) -> Any:
+        """Return a copy of this record with the given fields changed."""
+        values = list(self)
+        index = self._index
+        try:
+            for field, value in changes.items():
+                values[index[field]] = value
+        except KeyError as missing:
+            raise TypeError(
+                f"{type(self).__name__} has no field {missing.args[0]!r}; "
+                f"fields are {', '.join(self._fields)}"
+            ) from None
+        return _tuple_new(type(self), values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields and their values, in declaration order."""
+        return dict(zip(self._fields, self))
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
+        return f"{type(self).__name__}({inner})"
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
+
+
+def _sort_key(value: Any) -> tuple[str, str]:
+    return (type(value).__name__, repr(value))
+
+
+def sorted_items(items: Iterable[Any]) -> list[Any]:
+    """Sort values of possibly mixed types deterministically, for display and enumeration."""
+    items = list(items)
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=_sort_key)
+
+
+class Map(dict):
+    """An immutable mapping, typically from node ids to per-node data.
+
+    Use it instead of a tuple indexed by node number, so that symmetry reduction can
+    permute keys and values together. ``m.set(k, v)`` returns an updated copy.
+
+    >>> m = Map({Id("n", 0): 1})
+    >>> m.set(Id("n", 1), 2)
+    Map({n0: 1, n1: 2})
+    """
+
+    __slots__ = ("_hash",)
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        try:
+            return self._hash
+        except AttributeError:
+            self._hash = hash(frozenset(dict.items(self)))
+            return self._hash
+
+    def set(self, key: Any, value: Any) -> Map:
+        """Return a copy with ``key`` mapped to ``value``."""
+        copy = type(self)(self)
+        dict.__setitem__(copy, key, value)
+        return copy
+
+    def merge(self, changes: Mapping[Any, Any]) -> Map:
+        """Return a copy with every entry of ``changes`` set."""
+        copy = type(self)(self)
+        dict.update(copy, changes)
+        return copy
+
+    def remove(self, key: Any) -> Map:
+        """Return a copy without ``key`` (which must be present)."""
+        copy = type(self)(self)
+        dict.__delitem__(copy, key)
+        return copy
+
+    def _immutable(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(f"{type(self).__name__} is immutable: use set(), merge() or remove()")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
+    __ior__ = _immutable  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k!r}: {self[k]!r}" for k in sorted_items(self))
+        return f"{type(self).__name__}({{{inner}}})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
+
+class Bag(Map):
+    """An immutable multiset: a map from item to its (positive) count.
+
+    >>> b = Bag().add("m").add("m")
+    >>> b["m"], b.remove_one("m")["m"]
+    (2, 1)
+    """
+
+    __slots__ = ()
+
+    def add(self, item: Any, count: int = 1) -> Bag:
+        """Return a copy with ``count`` more copies of ``item``."""
+        return self.set(item, self.get(item, 0) + count)  # type: ignore[return-value]
+
+    def remove_one(self, item: Any) -> Bag:
+        """Return a copy with one copy of ``item`` fewer."""
+        left = self[item] - 1
+        return self.remove(item) if left == 0 else self.set(item, left)  # type: ignore[return-value]
+
+    def elements(self) -> Iterator[Any]:
+        """Every item, repeated by its count, in sorted order."""
+        for item in sorted_items(self):
+            for _ in range(self[item]):
+                yield item
