@@ -335,7 +335,7 @@ class Explorer:
         state = trace.steps[-1].state
         for index, (spec, args, successor) in enumerate(successors(state, self.actions)):
             if index == ordinal:
-                trace.steps.append(step_for(spec, args, successor))
+                trace.steps.append(step_for(spec, args, state, successor))
                 break
         return self._result(VIOLATION, started, depth, transitions, property=prop.name,
                             property_kind=prop.kind, trace=trace)

@@ -90,6 +90,7 @@ class ActionSpec:
     domains: tuple[Any, ...] = ()
     label: Callable[..., str] | None = None
     meta: Callable[..., dict[str, Any]] | None = None
+    """``meta(previous, successor, *args)``: facts about a step that trace formats show."""
     static_args: list[tuple[Any, ...]] | None = dataclasses.field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -294,7 +295,11 @@ class Model:
         self.params = merge_params(self._params, params, type(self).__name__)
         for name, value in self.params.items():
             setattr(self, name, value)
+        self._prepare()
         self.setup()
+
+    def _prepare(self) -> None:
+        """Build what the layer needs from the parameters before ``setup`` runs."""
 
     def setup(self) -> None:
         """Compute values derived from the parameters (quorums, id sets); default: nothing."""

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any
 
 from checker.errors import NondeterminismError
-from checker.values import Id, Record, sorted_items
+from checker.values import Bag, Id, Record, sorted_items
 
 __all__ = ["Step", "Trace", "changes", "rebuild_path", "render_text", "to_json"]
 
@@ -82,14 +82,14 @@ def rebuild_path(
             raise NondeterminismError(
                 f"step {depth} ({spec.describe(args)}): {_NONDETERMINISM_HINT}"
             )
-        steps.append(step_for(spec, args, successor))
+        steps.append(step_for(spec, args, state, successor))
         state = successor
     return steps
 
 
-def step_for(spec: Any, args: tuple[Any, ...], successor: Any) -> Step:
-    """The trace step for taking action ``spec`` with ``args`` to ``successor``."""
-    meta = spec.meta(*args) if getattr(spec, "meta", None) else {}
+def step_for(spec: Any, args: tuple[Any, ...], previous: Any, successor: Any) -> Step:
+    """The trace step for taking action ``spec`` with ``args`` from ``previous``."""
+    meta = spec.meta(previous, successor, *args) if spec.meta is not None else {}
     return Step(spec.describe(args), successor, name=spec.name, args=args, meta=meta)
 
 
@@ -112,6 +112,13 @@ def changes(old: Any, new: Any, path: str = "") -> list[tuple[str, str]]:
         found = []
         for name, before, after in zip(old._fields, old, new):
             found += changes(before, after, f"{path}.{name}" if path else name)
+        return found
+    if isinstance(old, Bag) and isinstance(new, Bag):
+        found = []
+        for item in sorted_items(set(old) | set(new)):
+            delta = new.get(item, 0) - old.get(item, 0)
+            sign = "+" if delta > 0 else "-"
+            found += [(path, f"{sign} {item!r}")] * abs(delta)
         return found
     if isinstance(old, dict) and isinstance(new, dict):
         found = []
@@ -139,9 +146,15 @@ def changes(old: Any, new: Any, path: str = "") -> list[tuple[str, str]]:
 
 
 def _fields(state: Any) -> list[tuple[str, Any]]:
-    if isinstance(state, Record):
-        return list(zip(state._fields, state))
-    return [("state", state)]
+    """The top-level parts of a state, maps expanded one entry per line."""
+    parts = list(zip(state._fields, state)) if isinstance(state, Record) else [("state", state)]
+    shown = []
+    for name, value in parts:
+        if isinstance(value, dict) and value and not isinstance(value, Bag):
+            shown += [(f"{name}[{_key_text(k)}]", value[k]) for k in sorted_items(value)]
+        else:
+            shown.append((name, value))
+    return shown
 
 
 def render_text(trace: Trace, title: str | None = None) -> str:
