@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from checker.fingerprint import collision_probability, fingerprint
@@ -333,10 +334,8 @@ class Explorer:
         """An action invariant failed on transition ``ordinal`` out of state ``number``."""
         trace = self.trace_to(number)
         state = trace.steps[-1].state
-        for index, (spec, args, successor) in enumerate(successors(state, self.actions)):
-            if index == ordinal:
-                trace.steps.append(step_for(spec, args, state, successor))
-                break
+        spec, args, successor = next(islice(successors(state, self.actions), ordinal, None))
+        trace.steps.append(step_for(spec, args, state, successor))
         return self._result(VIOLATION, started, depth, transitions, property=prop.name,
                             property_kind=prop.kind, trace=trace)
 

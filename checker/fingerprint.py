@@ -19,7 +19,8 @@ Definition (all arithmetic modulo 2**64, ``mix`` is the SplitMix64 finaliser, a 
   a tuple subclass (records) starts from ``mix(fp(class name) + len)`` instead;
 - ``Id``: ``mix(fp(kind) ^ mix(index + TAG_ID))``;
 - ``frozenset``/``set``: ``mix(sum(mix(fp(e) ^ SET_SALT)) ^ mix(TAG_SET + len))``;
-- ``dict`` (``Map``, ``Bag``): ``mix(sum(mix(fp(k) ^ mix(fp(v) + PAIR_SALT))) ^ mix(TAG_MAP + len))``;
+- ``dict`` (``Map``, ``Bag``): ``mix(sum(mix(fp(k) ^ mix(fp(v) + PAIR_SALT)))
+  ^ mix(TAG_MAP + len))``;
 - an ``enum.Enum`` member: as the tuple ``(class name, member name)``.
 
 Sums make set and map fingerprints independent of iteration order without sorting.

@@ -117,7 +117,9 @@ def _show(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def action(function: Callable[..., Any] | None = None, *, over: Any = None, name: str | None = None):
+def action(
+    function: Callable[..., Any] | None = None, *, over: Any = None, name: str | None = None
+):
     """Mark a method as an action: ``def act(self, s, *args)`` returning the successor state,
     a list (or generator) of successors, or None when the action is disabled in ``s``.
 

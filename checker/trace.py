@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import islice
 from typing import Any
 
 from checker.errors import NondeterminismError
@@ -71,13 +72,12 @@ def rebuild_path(
     state = initial[first_ordinal]
     steps = [Step("init", state, name="init")]
     for depth, (ordinal, expected) in enumerate(path[1:], start=1):
-        for index, (spec, args, successor) in enumerate(successors(state, actions)):
-            if index == ordinal:
-                break
-        else:
+        found = next(islice(successors(state, actions), ordinal, None), None)
+        if found is None:
             raise NondeterminismError(
                 f"step {depth}: transition {ordinal} no longer exists; {_NONDETERMINISM_HINT}"
             )
+        spec, args, successor = found
         if fingerprint(successor) != expected:
             raise NondeterminismError(
                 f"step {depth} ({spec.describe(args)}): {_NONDETERMINISM_HINT}"
