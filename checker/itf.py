@@ -63,6 +63,7 @@ __all__ = [
     "dumps",
     "encode",
     "read_itf",
+    "source_path",
     "trace_to_itf",
     "type_registry",
     "write_itf",
@@ -261,7 +262,8 @@ def _build_record(cls: type, fields: Mapping[str, Any], types: TypeRegistry, whe
     return tuple.__new__(cls, values)
 
 
-def _source(model: Any) -> str | None:
+def source_path(model: Any) -> str | None:
+    """The model's file, relative to the working directory when it lies below it."""
     path = getattr(type(model), "__checker_file__", None)
     if path is None:
         return None
@@ -281,7 +283,7 @@ def trace_to_itf(trace: Trace, model: Any = None, result: Any = None) -> dict[st
         "format": "ITF",
         "format-description": FORMAT_DESCRIPTION,
         "description": "Created by checker, an explicit-state model checker",
-        "source": _source(model) if model is not None else None,
+        "source": source_path(model) if model is not None else None,
         "model": trace.model,
         "params": {name: encode(value) for name, value in trace.params.items()},
         "state_type": state_type,
