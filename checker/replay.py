@@ -163,11 +163,9 @@ def _explain(what: str) -> str:
         before, after = what.split(" → ", 1)
         return f"trace has {before}, model gives {after}"
     for prefix, meaning in (("+ ", "only the model has "), ("- ", "only the trace has "),
-                            ("added ", "only the model has ")):
+                            ("added ", "only the model has "), ("removed ", "only the trace has ")):
         if what.startswith(prefix):
             return meaning + what[len(prefix):]
-    if what == "removed":
-        return "only the trace has this entry"
     return what
 
 

@@ -101,10 +101,13 @@ def changes(old: Any, new: Any, path: str = "") -> list[tuple[str, str]]:
     """The differences between two states as ``(path, description)`` pairs.
 
     Nested changes are named by path (``servers[s2].log[3]``); sets and maps report the
-    elements added and removed rather than the whole value.
+    elements added and removed rather than the whole value, and a tuple that grew or shrank at
+    either end (a log, a FIFO channel) reports only the elements that came or went.
 
     >>> changes((1, 2), (1, 3), "x")
     [('x[1]', '2 → 3')]
+    >>> changes(("a", "b", "c"), ("b", "c"), "queue")
+    [('queue[0]', "removed 'a'")]
     """
     if old == new and type(old) is type(new):
         return []
@@ -125,7 +128,7 @@ def changes(old: Any, new: Any, path: str = "") -> list[tuple[str, str]]:
         for key in sorted_items(set(old) | set(new)):
             where = f"{path}[{_key_text(key)}]"
             if key not in new:
-                found.append((where, "removed"))
+                found.append((where, f"removed {old[key]!r}"))
             elif key not in old:
                 found.append((where, f"added {new[key]!r}"))
             else:
@@ -142,6 +145,11 @@ def changes(old: Any, new: Any, path: str = "") -> list[tuple[str, str]]:
             return found
         if new[: len(old)] == old:
             return [(f"{path}[{i}]", f"added {e!r}") for i, e in enumerate(new) if i >= len(old)]
+        if old[: len(new)] == new:
+            return [(f"{path}[{i}]", f"removed {e!r}") for i, e in enumerate(old) if i >= len(new)]
+        dropped = len(old) - len(new)
+        if dropped > 0 and old[dropped:] == new:
+            return [(f"{path}[{i}]", f"removed {e!r}") for i, e in enumerate(old[:dropped])]
     return [(path, f"{old!r} → {new!r}")]
 
 
@@ -172,7 +180,8 @@ def render_text(trace: Trace, title: str | None = None) -> str:
             lines += [f"{pad}{name} = {value!r}" for name, value in _fields(step.state)]
         else:
             diff = changes(previous, step.state)
-            lines += [f"{pad}{where}: {what}" for where, what in diff] or [f"{pad}(no change)"]
+            lines += [f"{pad}{where or 'state'}: {what}" for where, what in diff] or [
+                f"{pad}(no change)"]
         previous = step.state
     return "\n".join(lines)
 
