@@ -18,7 +18,9 @@ Fault budgets are parameters every actor model has (``max_crashes``, ``max_resta
 ``max_drops``, ``max_duplicates``, default 0), settable with ``-p`` or ``--max-crashes`` etc.
 A crash stops a node, drops its timers and resets its volatile fields (those not listed in the
 role's ``durable``); a restart brings it back through ``on_restart``. A state where nothing can
-happen any more (quiescence) is final, not a deadlock.
+happen any more (quiescence) is final, not a deadlock. A model that sets ``crash_notices = True``
+gets a perfect failure detector: a crash also sends every other node a :class:`Crashed` message
+from the crashed node, delivered like any other message (late, in any order).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "NETWORKS",
     "ActorModel",
     "Context",
+    "Crashed",
     "Envelope",
     "Role",
     "World",
@@ -57,6 +60,10 @@ class Envelope(Record):
 
     def __repr__(self) -> str:
         return f"{self.src} → {self.dst}: {self.msg!r}"
+
+
+class Crashed(Record):
+    """The notice a crash sends, from the crashed node, when the model has ``crash_notices``."""
 
 
 class World(Record):
@@ -216,6 +223,7 @@ class ActorModel(Model, abstract=True):
 
     network: ClassVar[str] = "unordered"
     deadlock: ClassVar[bool] = False
+    crash_notices: ClassVar[bool] = False
     max_crashes = param(0, range(0, 10), "crash budget (crash-stop unless restarts allow)")
     max_restarts = param(0, range(0, 10), "restart budget (a crashed node comes back)")
     max_drops = param(0, range(0, 10), "message drop budget (unordered and fifo networks)")
@@ -493,9 +501,14 @@ class ActorModel(Model, abstract=True):
         old = world.nodes[node]
         kept = {field: getattr(old, field) for field in type(role).durable}
         local = fresh.replace(**kept) if kept else fresh
+        network = world.network
+        if self.crash_notices:
+            notices = [Envelope(node, other, Crashed()) for other in self.node_ids()
+                       if other != node]
+            network = self._send_all(network, notices)
         return World(
             world.nodes.set(node, local),
-            world.network,
+            network,
             frozenset(t for t in world.timers if t[0] != node),
             world.crashed | {node},
             self._used(world, CRASHES),
