@@ -98,10 +98,13 @@ def replay_trace(model: Any, trace: Trace, recorded_error: str | None = None) ->
         initial = model.initial_states()
     except Exception as exc:
         return raised(0, "init", exc)
-    state = steps[0].state
-    if state not in initial:
-        diff = changes(state, _closest(initial, state)) if initial else []
+    recorded = steps[0].state
+    if recorded not in initial:
+        diff = changes(recorded, _closest(initial, recorded)) if initial else []
         return _diverged(0, "the first state is not an initial state of the model", diff)
+    # Go on from the model's own states: equal to the recorded ones, and of the model's types
+    # where the trace format cannot tell them apart (a Bag decodes as a Map).
+    state = initial[initial.index(recorded)]
     found = broken(0, state, None)
     if found is not None:
         return found
@@ -127,7 +130,7 @@ def replay_trace(model: Any, trace: Trace, recorded_error: str | None = None) ->
             diff = changes(step.state, _closest(produced, step.state))
             return _diverged(index, f"{step.action} leads to a different state in the model",
                              diff)
-        previous, state = state, step.state
+        previous, state = state, produced[produced.index(step.state)]
         found = broken(index, state, previous)
         if found is not None:
             return found
@@ -141,7 +144,7 @@ def _final_checks(model: Any, state: Any, last: int, actions: list[Any], constra
     from checker.explore import ModelRaised, describe_exception, successors
 
     try:
-        enabled = next(iter(successors(state, actions)), None) is not None
+        enabled = sum(1 for _ in successors(state, actions)) > 0
     except ModelRaised as exc:
         described = describe_exception(exc.original, model_file)
         message = f"step {last + 1}: {exc.label} raised {described}"
