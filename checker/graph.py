@@ -14,7 +14,6 @@ DOT is written by a small writer here (no pydot needed); GraphML by ``networkx.w
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,73 +34,89 @@ def _state_lines(model: Any, state: Any) -> list[str]:
 
 
 def build_graph(model: Any, fingerprint_fn: Callable[[Any], int] | None = None,
-                limit: int = MAX_GRAPH_STATES) -> Any:
+                limit: int | None = None) -> Any:
     """The reachable state graph of ``model`` as a ``networkx.MultiDiGraph``.
 
-    Raises :class:`InvalidInput` when the model has more than ``limit`` states.
+    Raises :class:`InvalidInput` as soon as the search finds more than ``limit`` (default
+    :data:`MAX_GRAPH_STATES`) states; the
+    search itself stores only states and transitions, and labels and property marks are
+    computed once it is known to be small.
     """
-    import networkx as nx
-
     from checker.explore import ModelRaised, describe_exception, successors
     from checker.fingerprint import fingerprint
 
     fp = fingerprint_fn or fingerprint
+    limit = MAX_GRAPH_STATES if limit is None else limit
     model_file = getattr(type(model), "__checker_file__", None)
     properties = model.properties()
-    invariants = [p for p in properties if p.kind == "invariant"]
     action_invariants = [p for p in properties if p.kind == "action invariant"]
     constraints = [p for p in properties if p.kind == "constraint"]
     actions = model.actions()
+    numbers: dict[int, int] = {}
+    states: list[Any] = []
+    depths: list[int] = []
+    edges: list[tuple[int, int, Any, tuple[Any, ...], list[str]]] = []
+    deadlocks: set[int] = set()
+    errors: dict[int, str] = {}
+
+    def number_of(state: Any, depth: int) -> int:
+        key = fp(state)
+        number = numbers.get(key)
+        if number is None:
+            if len(states) >= limit:
+                raise InvalidInput(
+                    f"--graph-out: model {model.name} has more than {limit:,} states; the "
+                    "state graph is for small models (choose smaller parameters)"
+                )
+            number = numbers[key] = len(states)
+            states.append(state)
+            depths.append(depth)
+        return number
+
+    initial = [number_of(state, 0) for state in model.initial_states()]
+    index = 0
+    while index < len(states):
+        state = states[index]
+        if all(c.check(state) for c in constraints):
+            count = 0
+            try:
+                for spec, args, successor in successors(state, actions):
+                    count += 1
+                    broken = [p.name for p in action_invariants if not p.check(state, successor)]
+                    edges.append((index, number_of(successor, depths[index] + 1), spec, args,
+                                  broken))
+            except ModelRaised as exc:
+                errors[index] = f"{exc.label}: {describe_exception(exc.original, model_file)}"
+            if count == 0 and index not in errors and model.deadlock and not model.final(state):
+                deadlocks.add(index)
+        index += 1
+    return _to_networkx(model, states, depths, initial, edges, deadlocks, errors)
+
+
+def _to_networkx(model: Any, states: list[Any], depths: list[int], initial: list[int],
+                 edges: list[tuple[int, int, Any, tuple[Any, ...], list[str]]],
+                 deadlocks: set[int], errors: dict[int, str]) -> Any:
+    import networkx as nx
+
+    invariants = [p for p in model.properties() if p.kind == "invariant"]
     params = ", ".join(f"{k}={v!r}" for k, v in model.params.items())
     graph = nx.MultiDiGraph(name=model.name, params=params)
-    numbers: dict[int, str] = {}
-    queue: deque[tuple[Any, str]] = deque()
-
-    def node_for(state: Any, depth: int) -> str:
-        key = fp(state)
-        node = numbers.get(key)
-        if node is not None:
-            return node
-        if len(numbers) >= limit:
-            raise InvalidInput(
-                f"--graph-out: model {model.name} has more than {limit:,} states; the state "
-                "graph is for small models (choose smaller parameters)"
-            )
-        node = f"s{len(numbers)}"
-        numbers[key] = node
+    for number, state in enumerate(states):
         broken = []
         for prop in invariants:
             try:
                 holds = prop.check(state)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a raising invariant marks the state as broken
                 holds = False
             if not holds:
                 broken.append(prop.name)
-        graph.add_node(node, label="\n".join(_state_lines(model, state)), depth=depth,
-                       initial=False, violates=", ".join(broken), deadlock=False, error="")
-        queue.append((state, node))
-        return node
-
-    for state in model.initial_states():
-        graph.nodes[node_for(state, 0)]["initial"] = True
-    while queue:
-        state, node = queue.popleft()
-        if not all(c.check(state) for c in constraints):
-            continue
-        depth = graph.nodes[node]["depth"] + 1
-        count = 0
-        try:
-            for spec, args, successor in successors(state, actions):
-                count += 1
-                broken = [p.name for p in action_invariants if not p.check(state, successor)]
-                graph.add_edge(node, node_for(successor, depth), label=spec.describe(args),
-                               action=spec.name, violates=", ".join(broken))
-        except ModelRaised as exc:
-            graph.nodes[node]["error"] = (
-                f"{exc.label}: {describe_exception(exc.original, model_file)}")
-            continue
-        if count == 0 and model.deadlock and not model.final(state):
-            graph.nodes[node]["deadlock"] = True
+        graph.add_node(f"s{number}", label="\n".join(_state_lines(model, state)),
+                       depth=depths[number], initial=number in initial,
+                       violates=", ".join(broken), deadlock=number in deadlocks,
+                       error=errors.get(number, ""))
+    for source, target, spec, args, broken in edges:
+        graph.add_edge(f"s{source}", f"s{target}", label=spec.describe(args), action=spec.name,
+                       violates=", ".join(broken))
     return graph
 
 
