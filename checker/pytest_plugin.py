@@ -12,7 +12,6 @@ counterexamples as ``python -m checker specs --artifacts DIR`` does.
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,8 +84,7 @@ class SpecFile(pytest.File):
             shown = Path(self.path.relative_to(self.config.rootpath).as_posix())
         except ValueError:
             shown = self.path
-        for check in read_spec_file(self.path):
-            check = dataclasses.replace(check, spec_file=shown)
+        for check in read_spec_file(self.path, shown):
             validate_check(check)
             item = CheckItem.from_parent(self, name=check.name, check=check)
             if check.slow:

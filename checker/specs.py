@@ -180,14 +180,16 @@ _KEYS: dict[str, Callable[[Any], Any]] = {
 _REQUIRED = ("name", "model", "expect")
 
 
-def read_spec_file(path: str | Path) -> list[Check]:
+def read_spec_file(path: str | Path, shown: str | Path | None = None) -> list[Check]:
     """The checks of one spec file, with keys, types and model paths validated.
 
-    The models are not loaded here (see :func:`validate_check`).
+    ``shown`` is the path messages and check ids use (default ``path``). The models are not
+    loaded here (see :func:`validate_check`).
     """
-    path = Path(path)
+    source = Path(path)
+    path = Path(shown) if shown is not None else source
     try:
-        with path.open("rb") as stream:
+        with source.open("rb") as stream:
             data = tomllib.load(stream)
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no such spec file") from None
@@ -204,7 +206,7 @@ def read_spec_file(path: str | Path) -> list[Check]:
     checks: list[Check] = []
     seen: set[str] = set()
     for number, table in enumerate(tables, start=1):
-        check = _read_check(path, number, table)
+        check = _read_check(path, source.parent, number, table)
         if check.name in seen:
             raise InvalidInput(f"{path}: key 'name': two checks are named {check.name!r}")
         seen.add(check.name)
@@ -212,7 +214,7 @@ def read_spec_file(path: str | Path) -> list[Check]:
     return checks
 
 
-def _read_check(path: Path, number: int, table: dict[str, Any]) -> Check:
+def _read_check(path: Path, folder: Path, number: int, table: dict[str, Any]) -> Check:
     label = table.get("name")
     where = f"{path}: check {label!r}" if isinstance(label, str) else f"{path}: check #{number}"
     for key in table:
@@ -237,7 +239,7 @@ def _read_check(path: Path, number: int, table: dict[str, Any]) -> Check:
         for key in ("property", "trace_length"):
             if key in values:
                 raise InvalidInput(f'{where}: key {key!r} applies only with expect = "violation"')
-    model = (path.parent / values["model"]).resolve()
+    model = (folder / values["model"]).resolve()
     if not model.is_file():
         raise InvalidInput(f"{where}: key 'model': no such model file {values['model']!r}")
     values["model"] = model
