@@ -32,7 +32,7 @@ from types import GeneratorType
 from typing import Any, ClassVar
 
 from checker.errors import ModelDefinitionError
-from checker.params import Param, merge_params
+from checker.params import Param, space_of
 
 __all__ = [
     "ActionSpec",
@@ -177,7 +177,9 @@ class Model:
     Class attributes a model may set:
 
     - ``deadlock``: False when states without successors are expected (default True);
-    - ``symmetric``: the kinds of :class:`checker.values.Id` that are interchangeable.
+    - ``symmetric``: the kinds of :class:`checker.values.Id` that are interchangeable;
+    - ``assume``, ``derived``, ``quorums``: constraints between parameters, values derived from
+      them and quorum systems, as formulas (see :mod:`checker.params` and docs/params.md).
 
     A model may override ``setup(self)`` to compute derived values from its parameters, and
     ``final(self, s)`` to mark states that may have no successor without being a deadlock.
@@ -215,6 +217,7 @@ class Model:
         cls._property_methods = properties
         if not abstract:
             cls._validate_definition()
+            space_of(cls)
 
     @classmethod
     def _validate_definition(cls) -> None:
@@ -294,8 +297,8 @@ class Model:
             )
 
     def __init__(self, **params: Any) -> None:
-        self.params = merge_params(self._params, params, type(self).__name__)
-        for name, value in self.params.items():
+        self.params, derived = space_of(type(self)).bind(params)
+        for name, value in {**self.params, **derived}.items():
             setattr(self, name, value)
         self._prepare()
         self.setup()

@@ -19,8 +19,10 @@ guard holds), which covers every behaviour of any number of proposers. Ballots a
 ``ballots``; safety for bounded ballots is what an exhaustive check can establish.
 
 Parameters: ``acceptors``, ``values``, ``ballots`` (ballots 0..ballots-1), and the quorum
-sizes ``q1`` (phase 1) and ``q2`` (phase 2), 0 meaning a majority. Acceptors and values are
-interchangeable (symmetric).
+sizes ``q1`` (phase 1) and ``q2`` (phase 2), a majority of the acceptors by default. Any sizes
+with ``q1 + q2 > acceptors`` are safe (Flexible Paxos, Howard, Malkhi and Spiegelman 2016):
+``python -m checker params models/paxos.py --query intersect:phase1,phase2 --all`` lists the
+points where they are not. Acceptors and values are interchangeable (symmetric).
 
 Properties: ``agreement`` (at most one value is chosen) and ``value_chosen`` (sometimes).
 To see a failure, run with ``-p q1=1 -p q2=2`` (with 3 acceptors the quorums need not intersect).
@@ -29,6 +31,7 @@ To see a failure, run with ``-p q1=1 -p q2=2`` (with 3 acceptors the quorums nee
 from itertools import combinations
 
 from checker import Map, Model, Record, action, ids, invariant, param, sometimes
+from checker.params import formula, quorum
 
 
 class Msg1a(Record):
@@ -64,18 +67,17 @@ class Paxos(Model):
     acceptors = param(3, range(1, 8), "number of acceptors")
     values = param(2, range(1, 5), "number of values that may be proposed")
     ballots = param(2, range(1, 6), "number of ballots (0..ballots-1)")
-    q1 = param(0, range(0, 8), "phase-1 quorum size (0: majority)")
-    q2 = param(0, range(0, 8), "phase-2 quorum size (0: majority)")
+    q1 = param(formula("acceptors // 2 + 1"), range(1, 8), "phase-1 quorum size")
+    q2 = param(formula("acceptors // 2 + 1"), range(1, 8), "phase-2 quorum size")
+    assume = ("q1 <= acceptors", "q2 <= acceptors")
+    quorums = {"phase1": quorum("q1", of="acceptors"), "phase2": quorum("q2", of="acceptors")}
     symmetric = ("acceptor", "value")
 
     def setup(self):
         self.A = ids("acceptor", self.acceptors)
         self.V = ids("value", self.values)
         self.B = tuple(range(self.ballots))
-        majority = self.acceptors // 2 + 1
-        self.phase1_size = self.q1 or majority
-        self.phase2_size = self.q2 or majority
-        self.phase2_quorums = [frozenset(q) for q in combinations(self.A, self.phase2_size)]
+        self.phase2_quorums = [frozenset(q) for q in combinations(self.A, self.q2)]
 
     def init(self):
         return State(
@@ -100,10 +102,10 @@ class Paxos(Model):
         if any(Msg2a(b, w) in s.msgs for w in self.V):
             return None
         promises = [m for m in s.msgs if type(m) is Msg1b and m.bal == b]
-        if len(promises) < self.phase1_size:
+        if len(promises) < self.q1:
             return None
-        for quorum in combinations(promises, self.phase1_size):
-            voted = [m for m in quorum if m.mbal >= 0]
+        for promised in combinations(promises, self.q1):
+            voted = [m for m in promised if m.mbal >= 0]
             if not voted:
                 return s.replace(msgs=s.msgs | {Msg2a(b, v)})
             highest = max(m.mbal for m in voted)
@@ -127,7 +129,7 @@ class Paxos(Model):
         for m in s.msgs:
             if type(m) is Msg2b:
                 votes.setdefault((m.bal, m.val), set()).add(m.acc)
-        return {val for (_, val), accs in votes.items() if len(accs) >= self.phase2_size}
+        return {val for (_, val), accs in votes.items() if len(accs) >= self.q2}
 
     @invariant
     def agreement(self, s):
