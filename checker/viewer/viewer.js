@@ -83,7 +83,7 @@
       var details = el("details", "node " + status);
       details.open = openAll || status === "changed";
       var summary = el("summary");
-      if (node.k !== undefined) summary.appendChild(el("span", "key", node.k));
+      if (node.k !== undefined) summary.appendChild(el("span", "key", node.k + ": "));
       if (node.t) summary.appendChild(el("span", "type", node.t));
       summary.appendChild(el("span", "preview", node.v));
       if (node.o !== undefined) summary.appendChild(el("span", "mark old", "was " + node.o));
@@ -95,7 +95,7 @@
       return details;
     }
     var leaf = el("div", "leaf " + status);
-    if (node.k !== undefined) leaf.appendChild(el("span", "key", node.k));
+    if (node.k !== undefined) leaf.appendChild(el("span", "key", node.k + ": "));
     if (node.o !== undefined) {
       leaf.appendChild(el("span", "old", node.o));
       leaf.appendChild(el("span", "arrow", "→"));
@@ -339,7 +339,7 @@
           }
         } else if (kind === "timeout") {
           svg("rect", { x: ax - 6, y: ay - 6, width: 12, height: 12, transform: "rotate(45 " + ax + " " + ay + ")" }, ge);
-          label(ge, "⏱ " + (m.timer || "timer"), ax + 12, ay + 4, "start");
+          label(ge, "timeout " + (m.timer || ""), ax + 12, ay + 4, "start");
         } else {
           svg("rect", { x: ax - 5, y: ay - 5, width: 10, height: 10 }, ge);
           label(ge, step.name || step.action, ax + 12, ay + 4, "start");
