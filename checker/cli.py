@@ -193,7 +193,7 @@ def run_check(args: argparse.Namespace) -> int:
         if not args.quiet:
             print_progress(event, sys.stderr)
     if args.json:
-        sys.stdout.write(json.dumps(json_result(result)) + "\n")
+        sys.stdout.write(json.dumps(json_result(result, model)) + "\n")
     elif args.quiet:
         sys.stdout.write(summary(result).splitlines()[0] + "\n")
     else:

@@ -605,12 +605,12 @@ class ParamSpace:
                 entry["min"] = declaration.domain.start
                 entry["max"] = declaration.domain[-1] if declaration.domain else None
             elif declaration.domain is not None:
-                entry["choices"] = list(declaration.domain)
+                entry["choices"] = [_plain(choice) for choice in declaration.domain]
             if isinstance(declaration.default, Formula):
                 entry["default"] = None
                 entry["default_formula"] = declaration.default.text
             else:
-                entry["default"] = declaration.default
+                entry["default"] = _plain(declaration.default)
             entry["doc"] = declaration.doc
             params[name] = entry
         derived_values = self.derive(values) if values is not None else {}
@@ -628,6 +628,15 @@ class ParamSpace:
                 for name, q in self.quorums.items()
             },
         }
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON data: literals as they are, sequences as lists, the rest as repr."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return repr(value)
 
 
 def space_of(cls: type) -> ParamSpace:

@@ -15,6 +15,7 @@ from checker.errors import (
     EXIT_SAFETY,
 )
 from checker.explore import Progress, Result
+from checker.params import describe_space
 from checker.trace import render_text, to_json
 
 __all__ = ["exit_code", "header", "json_result", "progress_line", "summary"]
@@ -88,8 +89,9 @@ def summary(result: Result) -> str:
     return "\n".join(lines)
 
 
-def json_result(result: Result) -> dict[str, Any]:
-    """The one JSON object ``--json`` prints (DESIGN.md section 3)."""
+def json_result(result: Result, model: Any = None) -> dict[str, Any]:
+    """The one JSON object ``--json`` prints (DESIGN.md section 3); with the ``model``, also
+    its declared parameter space under ``param_space``."""
     trace = None
     if result.trace is not None:
         trace = []
@@ -115,6 +117,7 @@ def json_result(result: Result) -> dict[str, Any]:
         "incomplete_reason": result.incomplete_reason,
         "collision_probability": result.collision_probability,
         "properties": [{"name": n, "kind": k} for n, k in result.properties],
+        **({"param_space": describe_space(model)} if model is not None else {}),
     }
 
 
