@@ -391,10 +391,10 @@ class ActorModel(Model, abstract=True):
                                     meta=self._node_meta("restart")))
         if self.network != "unordered-duplicating":
             if self.max_drops:
-                specs.append(ActionSpec("drop", self._drop, (self._in_flight,),
+                specs.append(ActionSpec("drop", self._drop, (self._droppable,),
                                         label=_label("drop"), meta=self._message_meta("drop")))
             if self.max_duplicates:
-                specs.append(ActionSpec("duplicate", self._duplicate, (self._in_flight,),
+                specs.append(ActionSpec("duplicate", self._duplicate, (self._duplicable,),
                                         label=_label("duplicate"),
                                         meta=self._message_meta("duplicate")))
         return specs
@@ -440,6 +440,12 @@ class ActorModel(Model, abstract=True):
             return [Envelope(src, dst, msg) for (src, dst) in sorted(network)
                     for msg in dict.fromkeys(network[(src, dst)])]
         return sorted(network, key=fingerprint)
+
+    def _droppable(self, world: World) -> list[Envelope]:
+        return self._in_flight(world) if world.faults[DROPS] < self.max_drops else []
+
+    def _duplicable(self, world: World) -> list[Envelope]:
+        return self._in_flight(world) if world.faults[DUPLICATES] < self.max_duplicates else []
 
     def _deliverable(self, world: World) -> list[Envelope]:
         crashed = world.crashed
