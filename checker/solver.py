@@ -935,7 +935,7 @@ class _Context:
         workers = args.workers or os.cpu_count() or 1
         human = sys.stderr if args.json else sys.stdout
         head = varying + [q.text for q in queries] + ["verdict", "states", "seconds", "property"]
-        widths = [max(len(h), 8) for h in head]
+        widths = [max(len(h), 9) for h in head]
         if not args.json:
             for line in self.header():
                 human.write(line + "\n")
