@@ -925,10 +925,17 @@ class _Context:
             raise ParamError("no point of the parameter space satisfies the constraints")
         names = list(self.space.params)
         varying = [n for n in names if len({repr(p[n]) for p in points}) > 1] or names
-        verdicts = []
-        for point in points:
-            verdicts.append({q.text: self.encoding.refute(q, 1, at=point).holds
-                             for q in queries})
+        # One Z3 call per query lists every failing point; each row looks its point up there.
+        failing = {}
+        for query in queries:
+            answer = self.encoding.refute(query, len(points), enumerate_all=True)
+            failing[query.text] = (answer.relevant, {
+                tuple(c.point[n] for n in answer.relevant) for c in answer.counterexamples})
+        verdicts = [
+            {text: tuple(point[n] for n in names) not in failed
+             for text, (names, failed) in failing.items()}
+            for point in points
+        ]
         settings = {"max_states": args.max_states, "max_depth": args.max_depth,
                     "time_limit": args.time_limit, "check_deadlock": not args.no_deadlock,
                     "symmetry": args.symmetry}
