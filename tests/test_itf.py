@@ -192,6 +192,10 @@ def test_actor_trace_states_record_the_actor_and_the_kind_of_step(tmp_path):
     assert (step["kind"], step["actor"], step["fault"]) == ("deliver", "acceptor0", False)
     assert step["message"]["src"] == "proposer0"
     assert step["args"][0]["tag"] == "Envelope"
+    itf_py = pytest.importorskip("itf_py", reason="itf-py is a test dependency")
+    loaded = itf_py.trace_from_json(data)
+    envelope = next(iter(loaded.states[-1].values["network"]))
+    assert type(envelope).__name__ == "Envelope" and envelope.dst.kind == "acceptor"
     model = build_model(NAIVE, {})
     trace = decode_trace(read_itf(path), type_registry(model))
     assert trace.steps[-1].state.network is not None

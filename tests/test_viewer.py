@@ -327,6 +327,8 @@ def test_arrow_keys_j_k_home_and_end_move_between_steps(open_page, paxos_page):
         page.keyboard.press(key)
         assert selected(page) == expected, key
     assert page.locator("#step-title").text_content().startswith("10  phase2b")
+    page.goto(paxos_page.resolve().as_uri() + "#step=4")
+    assert selected(page) == 4
 
 
 def test_the_property_panel_shows_values_at_the_selected_step_and_jumps_to_the_break(

@@ -8,10 +8,11 @@ renders it with ``textContent`` only, so a state holding ``</script>`` or quotes
 
 What is embedded, per step: the action and its arguments, the actor-layer metadata (kind,
 actor, fault, message, sends), the changes as paths (``nodes[acceptor0].value``), the state as a
-tree whose nodes say whether they are unchanged, changed, added or removed since the previous
-step, and the value of every checked property in that state (invariants and sometimes
-properties on the state, action invariants on the transition into it). For actor models the
-node ids (``model.node_ids()``) become the lifelines of a message sequence chart.
+tree (as ``model.format_state`` shows it) whose nodes say whether they are unchanged, changed,
+added or removed since the previous step, and the value of every checked property in that
+state (invariants and sometimes properties on the state, action invariants on the transition
+into it). For actor models the node ids (``model.node_ids()``) become the lifelines of a
+message sequence chart.
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ def trace_data(result: Any, model: Any, trace: Trace | None = None) -> dict[str,
         properties.append({"name": "deadlock", "kind": "deadlock", "violated": True})
     steps = []
     previous: Any = _ABSENT
+    shown_before: Any = _ABSENT
     for index, step in enumerate(trace.steps):
         entry: dict[str, Any] = {
             "action": step.action,
@@ -191,22 +193,22 @@ def trace_data(result: Any, model: Any, trace: Trace | None = None) -> dict[str,
             "error": step.error,
         }
         if step.state is not None:
-            before = previous
-            entry["changes"] = [] if before is _ABSENT else [
-                list(change) for change in changes(before, step.state)]
-            entry["tree"] = _top_level(step.state, before)
+            shown = model.format_state(step.state)
+            entry["changes"] = [] if shown_before is _ABSENT else [
+                list(change) for change in changes(shown_before, shown)]
+            entry["tree"] = _top_level(shown, shown_before)
             values: list[Any] = []
             for name, kind in listed:
                 check = checks[name].check
                 if kind == "action invariant":
-                    values.append(None if before is _ABSENT
-                                  else _evaluate(check, before, step.state))
+                    values.append(None if previous is _ABSENT
+                                  else _evaluate(check, previous, step.state))
                 else:
                     values.append(_evaluate(check, step.state))
             if result.property == "deadlock":
                 values.append(index == len(trace.steps) - 1)
             entry["props"] = values
-            previous = step.state
+            previous, shown_before = step.state, shown
         steps.append(entry)
     node_ids = getattr(model, "node_ids", None)
     nodes = [_text(node) for node in node_ids()] if callable(node_ids) else []

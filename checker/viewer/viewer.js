@@ -411,7 +411,17 @@
     document.querySelectorAll("#state details.same").forEach(function (d) { d.open = false; });
   });
 
+  function stepInAddress() {
+    var match = /step=(\d+)/.exec(window.location.hash);
+    return match ? Number(match[1]) : null;
+  }
+
+  window.addEventListener("hashchange", function () {
+    var wanted = stepInAddress();
+    if (wanted !== null) select(wanted);
+  });
+
   buildChart();
-  var match = /step=(\d+)/.exec(window.location.hash);
-  select(match ? Number(match[1]) : last);
+  var first = stepInAddress();
+  select(first === null ? last : first);
 }());
