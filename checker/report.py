@@ -74,9 +74,10 @@ def _verdict_line(result: Result) -> str:
 
 def summary(result: Result) -> str:
     """The figures of a finished search and, if any, its counterexample."""
+    counted = "distinct canonical (one per symmetry orbit)" if result.symmetry else "distinct"
     lines = [
         _verdict_line(result),
-        f"states      {result.distinct_states:,} distinct, {result.transitions:,} transitions, "
+        f"states      {result.distinct_states:,} {counted}, {result.transitions:,} transitions, "
         f"depth {result.depth}",
         f"time        {result.seconds:.2f} s, {result.states_per_second:,.0f} states/s",
         f"fingerprint 64-bit, collision probability {result.collision_probability:.1e}",
@@ -106,6 +107,7 @@ def json_result(result: Result, model: Any = None) -> dict[str, Any]:
         "params": {k: to_json(v) for k, v in result.params.items()},
         "symmetry": result.symmetry,
         "distinct_states": result.distinct_states,
+        "canonical_states": result.distinct_states if result.symmetry else None,
         "transitions": result.transitions,
         "depth": result.depth,
         "seconds": round(result.seconds, 6),

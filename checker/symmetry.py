@@ -234,6 +234,8 @@ class Symmetry:
             mask[item] = _marker(item[0])
             self._signature_masks.append(mask)
         self._memo_size = memo_size
+        self.unary_possible = True
+        """False when some state is known not to be unary: parts are then not scanned."""
         self._by_identity: dict[int, tuple[Any, _PartInfo]] = {}
         self._by_value: dict[int, _PartInfo] = {}
 
@@ -370,22 +372,43 @@ class Symmetry:
         info = self._by_value.get(key)
         if info is not None:
             return info
-        present: set[Id] = set()
-        unary = _scan(part, self._position, present)
-        if present:
-            hidden = _signed(fingerprint_permuted(part, self._hidden))
-            vector = [hidden] * len(self._movable)
-            masks = self._signature_masks
-            for item in present:
-                number = self._position[item]
-                vector[number] = _signed(fingerprint_permuted(part, masks[number]))
-            info = _PartInfo(hidden, tuple(vector), unary, frozenset(present))
+        if self.unary_possible:
+            info = self._scanned_part_info(part, key)
         else:
-            info = _PartInfo(_signed(key), None, True, frozenset())
+            hidden = fingerprint_permuted(part, self._hidden)
+            if hidden == key:
+                info = _PartInfo(_signed(key), None, False, frozenset())
+            else:
+                hidden = _signed(hidden)
+                vector = tuple(
+                    _signed(fingerprint_permuted(part, mask)) for mask in self._signature_masks
+                )
+                present = frozenset(
+                    item for item, signature in zip(self._movable, vector) if signature != hidden
+                )
+                info = _PartInfo(hidden, vector, False, present)
         if len(self._by_value) >= self._memo_size:
             self._by_value.clear()
         self._by_value[key] = info
         return info
+
+    def _scanned_part_info(self, part: Any, key: int) -> _PartInfo:
+        """:meth:`_part_info` for a model whose states may be unary: scan for ids first."""
+        present: set[Id] = set()
+        unary = _scan(part, self._position, present)
+        if not present:
+            return _PartInfo(_signed(key), None, True, frozenset())
+        hidden = _signed(fingerprint_permuted(part, self._hidden))
+        vector = [hidden] * len(self._movable)
+        masks = self._signature_masks
+        for item in present:
+            number = self._position[item]
+            vector[number] = _signed(fingerprint_permuted(part, masks[number]))
+        return _PartInfo(hidden, tuple(vector), unary, frozenset(present))
+
+    def is_unary(self, state: Any) -> bool:
+        """Whether no set element or map entry of ``state`` holds two different movable ids."""
+        return _scan(state, self._position, set())
 
     def _relabelling(self, cells: list[list[Id]]) -> dict[Id, Id] | None:
         """The permutation sending the ids, in cell order, to the ids of their kind in order."""
@@ -575,6 +598,7 @@ def canonical_fingerprint(
     for state in sample:
         found |= ids_in(state, kinds)
     symmetry = Symmetry(kinds, found)
+    symmetry.unary_possible = all(symmetry.is_unary(state) for state in sample)
     if warn:
         present_kinds = {item[0] for item in found}
         for kind in kinds:
