@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from types import GeneratorType
 from typing import Any
 
 from checker.fingerprint import collision_probability, fingerprint
@@ -197,6 +198,7 @@ class Explorer:
         started = time.perf_counter()
         options = self.options
         store = self.store
+        seen = store.seen
         fingerprint = self.fingerprint
         invariants = self.invariants
         action_invariants = self.action_invariants
@@ -268,26 +270,46 @@ class Explorer:
                 if max_depth is not None and depth >= max_depth:
                     truncated = truncated or f"max depth {max_depth} reached"
                     continue
+                # The enumeration below is successors() inlined: the hot path of the search.
                 ordinal = 0
+                spec = None
+                args: tuple[Any, ...] = ()
                 try:
-                    for _spec, _args, successor in successors(state, actions):
-                        transitions += 1
-                        if action_invariants:
-                            broken = self._broken_action_invariant(state, successor)
-                            if broken is not None:
-                                return self._violated_transition(
-                                    broken, number, ordinal, started, depth, transitions
-                                )
-                        new_number = store.add(fingerprint(successor), number, ordinal)
-                        ordinal += 1
-                        if new_number < 0:
-                            continue
-                        outcome = check_new(successor, new_number)
-                        if outcome is not None:
-                            return outcome
-                        next_frontier.append((successor, new_number))
+                    for spec in actions:
+                        step = spec.step
+                        static = spec.static_args
+                        for args in static if static is not None else spec.arguments(state):
+                            result = step(state, *args)
+                            if result is None:
+                                continue
+                            kind = type(result)
+                            batch = result if kind is list or kind is GeneratorType else (result,)
+                            for successor in batch:
+                                if successor is None:
+                                    continue
+                                if action_invariants:
+                                    broken = self._broken_action_invariant(state, successor)
+                                    if broken is not None:
+                                        return self._violated_transition(
+                                            broken, number, ordinal, started, depth,
+                                            transitions + 1,
+                                        )
+                                code = fingerprint(successor)
+                                ordinal += 1
+                                if code in seen:
+                                    continue
+                                new_number = store.add(code, number, ordinal - 1)
+                                outcome = check_new(successor, new_number)
+                                if outcome is not None:
+                                    transitions += ordinal
+                                    return outcome
+                                next_frontier.append((successor, new_number))
                 except ModelRaised as exc:
                     return raised(exc, number, None)
+                except Exception as exc:
+                    label = spec.describe(args) if spec is not None else "?"
+                    return raised(ModelRaised(label, exc), number, None)
+                transitions += ordinal
                 if ordinal == 0 and self.check_deadlock and not self.model.final(state):
                     return self._result(
                         VIOLATION, started, depth, transitions, property=DEADLOCK,

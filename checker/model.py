@@ -374,6 +374,6 @@ def iterate_results(result: Any) -> Iterator[Any]:
     """The successor states an action returned: none, one, or several."""
     if result is None:
         return iter(())
-    if isinstance(result, (list, GeneratorType)):
+    if type(result) is list or type(result) is GeneratorType:
         return (state for state in result if state is not None)
     return iter((result,))

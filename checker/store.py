@@ -17,7 +17,8 @@ class SeenStore:
     """Fingerprint → state number, plus flat arrays of fingerprints and parent links."""
 
     def __init__(self) -> None:
-        self._numbers: dict[int, int] = {}
+        self.seen: dict[int, int] = {}
+        """Fingerprint → state number; the search tests membership here directly."""
         self.fingerprints = array("Q")
         self.parents = array("q")
         self.ordinals = array("q")
@@ -27,7 +28,7 @@ class SeenStore:
 
     def add(self, fingerprint: int, parent: int, ordinal: int) -> int:
         """Record a state; return its new number, or -1 if the fingerprint was seen."""
-        numbers = self._numbers
+        numbers = self.seen
         if fingerprint in numbers:
             return -1
         number = len(numbers)
@@ -39,7 +40,7 @@ class SeenStore:
 
     def number_of(self, fingerprint: int) -> int:
         """The number of the state with ``fingerprint`` (KeyError if unseen)."""
-        return self._numbers[fingerprint]
+        return self.seen[fingerprint]
 
     def path_to(self, number: int) -> list[tuple[int, int]]:
         """``(ordinal, fingerprint)`` for each state from an initial state to ``number``."""

@@ -105,18 +105,41 @@ def _install_record_methods(cls: type, fields: tuple[str, ...], defaults: dict[s
     """Generate ``__new__`` with the record's own signature and one property per field."""
     from operator import itemgetter
 
-    params = ", ".join(f"{f}=_defaults[{f!r}]" if f in defaults else f for f in fields)
-    values = "".join(f"{f}, " for f in fields)
-    source = f"def __new__(_cls, {params}):\n    return _tuple_new(_cls, ({values}))\n"
-    scope: dict[str, Any] = {"_tuple_new": _tuple_new, "_defaults": defaults}
-    exec(source, scope)  # noqa: S102 - code generated from validated identifiers only
-    new = scope["__new__"]
-    new.__qualname__ = f"{cls.__qualname__}.__new__"
-    cls.__new__ = new
-    for i, field in enumerate(fields):
+    for field in fields:
         if not field.isidentifier():
             raise TypeError(f"record {cls.__name__}: field {field!r} is not an identifier")
+    params = ", ".join(f"{f}=_defaults[{f!r}]" if f in defaults else f for f in fields)
+    values = "".join(f"{f}, " for f in fields)
+    keywords = "".join(f"{f}=_KEEP, " for f in fields)
+    updated = "".join(f"_self[{i}] if {f} is _KEEP else {f}, " for i, f in enumerate(fields))
+    source = (
+        f"def __new__(_cls, {params}):\n"
+        f"    return _tuple_new(_cls, ({values}))\n"
+        f"def replace(_self, {'*, ' if fields else ''}{keywords}**_unknown):\n"
+        f"    if _unknown:\n"
+        f"        _no_field(_self, _unknown)\n"
+        f"    return _tuple_new(_cls, ({updated}))\n"
+    )
+    scope: dict[str, Any] = {"_tuple_new": _tuple_new, "_defaults": defaults, "_cls": cls,
+                             "_KEEP": _KEEP, "_no_field": _no_field}
+    exec(source, scope)  # noqa: S102 - code generated from validated identifiers only
+    for name in ("__new__", "replace"):
+        scope[name].__qualname__ = f"{cls.__qualname__}.{name}"
+    cls.__new__ = scope["__new__"]
+    cls.replace = scope["replace"]
+    cls.replace.__doc__ = "Return a copy of this record with the given fields changed."
+    for i, field in enumerate(fields):
         setattr(cls, field, property(itemgetter(i), doc=f"Field {field!r}."))
+
+
+_KEEP = object()
+
+
+def _no_field(record: Any, unknown: dict[str, Any]) -> None:
+    raise TypeError(
+        f"{type(record).__name__} has no field {next(iter(unknown))!r}; "
+        f"fields are {', '.join(record._fields)}"
+    )
 
 
 class Record(tuple, metaclass=_RecordMeta):
@@ -145,18 +168,13 @@ class Record(tuple, metaclass=_RecordMeta):
     _index: dict[str, int] = {}
 
     def replace(self, **changes: Any) -> Any:
-        """Return a copy of this record with the given fields changed."""
-        values = list(self)
-        index = self._index
-        try:
-            for field, value in changes.items():
-                values[index[field]] = value
-        except KeyError as missing:
-            raise TypeError(
-                f"{type(self).__name__} has no field {missing.args[0]!r}; "
-                f"fields are {', '.join(self._fields)}"
-            ) from None
-        return _tuple_new(type(self), values)
+        """Return a copy of this record with the given fields changed.
+
+        Each record class gets its own generated version with one keyword per field.
+        """
+        if changes:
+            _no_field(self, changes)
+        return self
 
     def as_dict(self) -> dict[str, Any]:
         """The fields and their values, in declaration order."""
