@@ -179,9 +179,15 @@ def run_check(args: argparse.Namespace) -> int:
     if not args.quiet:
         human.write(header(model, args.model_path, symmetry, args.workers) + "\n")
         human.flush()
-    if args.workers > 1:
+    workers = args.workers
+    if workers > 1:
         parallel = importlib.import_module("checker.parallel")
-        search = parallel.explore(model, args, options, symmetry)
+        if not parallel.available():
+            sys.stderr.write("checker: the compiled extension checker._table is missing "
+                             "(reinstall with a C compiler); searching with 1 worker\n")
+            workers = 1
+    if workers > 1:
+        search = parallel.explore(model, options, workers, symmetry)
     else:
         search = Explorer(model, options, fingerprint_fn, symmetry).run()
     while True:

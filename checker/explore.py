@@ -229,18 +229,23 @@ class Explorer:
                 error=f"{label}: {message}",
             )
 
-        def check_new(state: Any, number: int) -> Result | None:
+        def check_new(state: Any, number: int, moves: int) -> Result | None:
+            """Check a new state; ``moves`` is the transition count as of its discovery."""
+            nonlocal transitions
             for prop in invariants:
                 try:
                     holds = prop.check(state)
                 except Exception as exc:
+                    transitions = moves
                     return raised(ModelRaised(prop.name, exc), number, f"invariant {prop.name}")
                 if not holds:
+                    transitions = moves
                     return violated(prop, number)
             for prop in list(pending):
                 try:
                     reached = prop.check(state)
                 except Exception as exc:
+                    transitions = moves
                     return raised(ModelRaised(prop.name, exc), number, f"sometimes {prop.name}")
                 if reached:
                     pending.remove(prop)
@@ -257,7 +262,7 @@ class Explorer:
             number = store.add(fingerprint(state), -1, ordinal)
             if number < 0:
                 continue
-            outcome = check_new(state, number)
+            outcome = check_new(state, number, 0)
             if outcome is not None:
                 return outcome
             frontier.append((state, number))
@@ -292,23 +297,23 @@ class Explorer:
                                     if broken is not None:
                                         return self._violated_transition(
                                             broken, number, ordinal, started, depth,
-                                            transitions + 1,
+                                            transitions + ordinal + 1,
                                         )
                                 code = fingerprint(successor)
                                 ordinal += 1
                                 if code in seen:
                                     continue
                                 new_number = store.add(code, number, ordinal - 1)
-                                outcome = check_new(successor, new_number)
+                                outcome = check_new(successor, new_number, transitions + ordinal)
                                 if outcome is not None:
-                                    transitions += ordinal
                                     return outcome
                                 next_frontier.append((successor, new_number))
-                except ModelRaised as exc:
-                    return raised(exc, number, None)
                 except Exception as exc:
-                    label = spec.describe(args) if spec is not None else "?"
-                    return raised(ModelRaised(label, exc), number, None)
+                    transitions += ordinal
+                    if not isinstance(exc, ModelRaised):
+                        label = spec.describe(args) if spec is not None else "?"
+                        exc = ModelRaised(label, exc)
+                    return raised(exc, number, None)
                 transitions += ordinal
                 if ordinal == 0 and self.check_deadlock and not self.model.final(state):
                     return self._result(
