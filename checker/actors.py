@@ -18,9 +18,10 @@ Fault budgets are parameters every actor model has (``max_crashes``, ``max_resta
 ``max_drops``, ``max_duplicates``, default 0), settable with ``-p`` or ``--max-crashes`` etc.
 A crash stops a node, drops its timers and resets its volatile fields (those not listed in the
 role's ``durable``); a restart brings it back through ``on_restart``. A state where nothing can
-happen any more (quiescence) is final, not a deadlock. A model that sets ``crash_notices = True``
-gets a perfect failure detector: a crash also sends every other node a :class:`Crashed` message
-from the crashed node, delivered like any other message (late, in any order).
+happen any more (quiescence) is final, not a deadlock. A model that names roles in
+``crash_notices`` gets a perfect failure detector: a crash also sends every other node of those
+roles a :class:`Crashed` message from the crashed node, delivered like any other message (late,
+in any order).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any, ClassVar
 
 from checker.errors import ModelDefinitionError
 from checker.fingerprint import fingerprint
-from checker.model import ActionSpec, Model
+from checker.model import ActionSpec, Model, split_domains
 from checker.params import param
 from checker.trace import to_json
 from checker.values import Bag, Id, Map, Record, ids
@@ -109,7 +110,7 @@ _NO_FAULTS = (0, 0, 0, 0)
 
 @dataclass(frozen=True)
 class _NodeActionMarker:
-    over: tuple[Any, ...]
+    over: Any
     name: str | None
 
 
@@ -122,9 +123,7 @@ def node_action(function: Callable[..., Any] | None = None, *, over: Any = None,
     for :func:`checker.model.action` (a model attribute name, a callable of the model, or an
     iterable).
     """
-    if over is not None and not isinstance(over, (tuple, list)):
-        over = (over,)
-    marker = _NodeActionMarker(tuple(over or ()), name)
+    marker = _NodeActionMarker(over, name)
 
     def mark(method: Callable[..., Any]) -> Callable[..., Any]:
         method.__checker_node_action__ = marker  # type: ignore[attr-defined]
@@ -223,7 +222,7 @@ class ActorModel(Model, abstract=True):
 
     network: ClassVar[str] = "unordered"
     deadlock: ClassVar[bool] = False
-    crash_notices: ClassVar[bool] = False
+    crash_notices: ClassVar[tuple[str, ...]] = ()
     max_crashes = param(0, range(0, 10), "crash budget (crash-stop unless restarts allow)")
     max_restarts = param(0, range(0, 10), "restart budget (a crashed node comes back)")
     max_drops = param(0, range(0, 10), "message drop budget (unordered and fifo networks)")
@@ -257,7 +256,6 @@ class ActorModel(Model, abstract=True):
             self._roles[role_class.name] = role_class(self)
             self._ids[role_class.name] = ids(role_class.name, count)
         self.symmetric = tuple(n for n, r in self._roles.items() if type(r).symmetric)
-        self._role_actions = self._collect_node_actions()
 
     def roles(self) -> dict[type[Role], int]:
         """``{RoleClass: number of nodes}`` for this model's parameters."""
@@ -340,7 +338,9 @@ class ActorModel(Model, abstract=True):
                 marker = getattr(method, "__checker_node_action__", None)
                 if marker is None:
                     continue
-                domains = tuple(self._resolve_domain(attr, d) for d in marker.over)
+                arguments = len(inspect.signature(method).parameters) - 4
+                domains = tuple(self._resolve_domain(attr, d)
+                                for d in split_domains(marker.over, arguments))
                 if any(not isinstance(d, tuple) for d in domains):
                     raise ModelDefinitionError(
                         f"model {self.name}, role {role_name}, action {attr}: node action "
@@ -377,7 +377,7 @@ class ActorModel(Model, abstract=True):
         specs = [
             ActionSpec("deliver", self._deliver, (self._deliverable,), label=_label("deliver"),
                        meta=self._message_meta("deliver")),
-            *self._role_actions,
+            *self._collect_node_actions(),
             ActionSpec("timeout", self._timeout, (self._armed_timers,),
                        label=lambda armed: f"timeout({armed[0]}: {_show(armed[1])})",
                        meta=self._node_meta("timeout")),
@@ -509,8 +509,8 @@ class ActorModel(Model, abstract=True):
         local = fresh.replace(**kept) if kept else fresh
         network = world.network
         if self.crash_notices:
-            notices = [Envelope(node, other, Crashed()) for other in self.node_ids()
-                       if other != node]
+            notices = [Envelope(node, other, Crashed()) for role in self.crash_notices
+                       for other in self.nodes_of(role) if other != node]
             network = self._send_all(network, notices)
         return World(
             world.nodes.set(node, local),
