@@ -360,28 +360,6 @@ def select(
 # --- running checks -------------------------------------------------------------------------
 
 
-def _check_arguments(check: Check) -> argparse.Namespace:
-    """The ``check`` command's arguments equivalent to ``check`` (for the parallel engine)."""
-    from checker.cli import check_parser
-
-    argv = [str(check.model), "--workers", str(check.workers)]
-    for name, value in check.params.items():
-        argv += ["-p", f"{name}={value!r}"]
-    if check.model_class:
-        argv += ["--model", check.model_class]
-    for name in check.invariants or ():
-        argv += ["--invariant", name]
-    if check.symmetry is not None:
-        argv.append("--symmetry" if check.symmetry else "--no-symmetry")
-    if check.no_deadlock:
-        argv.append("--no-deadlock")
-    for flag, value in (("--max-depth", check.max_depth), ("--max-states", check.max_states),
-                        ("--time-limit", check.time_limit)):
-        if value is not None:
-            argv += [flag, str(value)]
-    return check_parser().parse_args(argv)
-
-
 def run_one(check: Check, artifacts: Path | None = None) -> Outcome:
     """Run one check in this process with the options the command line would use.
 
@@ -413,9 +391,16 @@ def _run(check: Check, artifacts: Path | None) -> Outcome:
         check_deadlock=not check.no_deadlock,
         invariants=list(check.invariants) if check.invariants is not None else None,
     )
-    if check.workers > 1:
+    notes = []
+    workers = check.workers
+    if workers > 1:
         parallel = importlib.import_module("checker.parallel")
-        search = parallel.explore(model, _check_arguments(check), options, symmetry)
+        if not parallel.available():
+            notes.append("the compiled extension checker._table is missing; searched with 1 "
+                         "worker")
+            workers = 1
+    if workers > 1:
+        search = parallel.explore(model, options, workers, symmetry)
     else:
         search = Explorer(model, options, fingerprint_fn, symmetry).run()
     while True:
@@ -431,6 +416,7 @@ def _run(check: Check, artifacts: Path | None) -> Outcome:
         distinct_states=result.distinct_states,
         depth=result.depth,
         message=result.error or result.incomplete_reason,
+        notes=notes,
     )
     if result.trace is not None and result.trace.steps:
         steps = result.trace.steps
@@ -439,7 +425,7 @@ def _run(check: Check, artifacts: Path | None) -> Outcome:
         title = f"Counterexample to {what}, {outcome.trace_length} states (shortest):"
         outcome.counterexample = render_text(result.trace, title)
         if artifacts is not None:
-            outcome.notes = _write_artifacts(check, result, model, outcome, artifacts)
+            outcome.notes += _write_artifacts(check, result, model, outcome, artifacts)
     return outcome
 
 
