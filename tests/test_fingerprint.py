@@ -20,11 +20,11 @@ from checker.fingerprint import fingerprint_python
 from checker.values import Bag, Id, Map, Record
 
 ROOT = Path(__file__).resolve().parent.parent
-NOT_BUILT = "checker._fp is not built: run `python setup.py build_ext --inplace` or `pip install -e .`"
-
-FAST = settings(
-    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+NOT_BUILT = (
+    "checker._fp is not built: run `python setup.py build_ext --inplace` or `pip install -e .`"
 )
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
@@ -89,25 +89,36 @@ leaves = (
 )
 
 
-def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+def _containers(children: st.SearchStrategy[Any], namedtuples: bool) -> st.SearchStrategy[Any]:
+    records = st.builds(Point, children, children) | st.builds(Msg, children, children, children)
+    if namedtuples:
+        records |= st.builds(Pair, children, children)
     return (
         st.lists(children, max_size=4).map(tuple)
-        | st.builds(Point, children, children)
-        | st.builds(Msg, children, children, children)
-        | st.builds(Pair, children, children)
+        | records
         | st.lists(children, max_size=4).map(frozenset)
         | st.lists(st.tuples(children, children), max_size=3).map(Map)
         | st.lists(st.tuples(children, st.integers(1, 3)), max_size=3).map(Bag)
     )
 
 
-hashable_values = st.recursive(leaves, _containers, max_leaves=16)
-values = (
-    hashable_values
-    | st.lists(hashable_values, max_size=4).map(set)
-    | st.lists(st.tuples(hashable_values, hashable_values), max_size=3).map(dict)
-    | st.tuples(st.lists(hashable_values, max_size=3).map(set), hashable_values)
-)
+def _values(namedtuples: bool) -> st.SearchStrategy[Any]:
+    hashable = st.recursive(
+        leaves, lambda children: _containers(children, namedtuples), max_leaves=12
+    )
+    return (
+        hashable
+        | st.lists(hashable, max_size=4).map(set)
+        | st.lists(st.tuples(hashable, hashable), max_size=3).map(dict)
+        | st.tuples(st.lists(hashable, max_size=3).map(set), hashable)
+    )
+
+
+values = _values(namedtuples=True)
+# A namedtuple equals a record with the same fields one way round but not the other (records
+# compare their class, plain tuples do not), so rebuilding a frozenset that holds both can merge
+# elements and the rebuild-then-hash reference would be wrong: leave namedtuples out there.
+permutable_values = _values(namedtuples=False)
 
 
 def permute(value: Any, permutation: dict[Any, Any]) -> Any:
@@ -130,11 +141,15 @@ def fingerprint_permuted_python(value: Any, permutation: dict[Any, Any]) -> int:
     return fingerprint_python(permute(value, permutation))
 
 
-permutations = st.tuples(*(st.permutations(range(4)) for _ in KINDS)).map(
-    lambda images: {
-        Id(kind, i): Id(kind, image[i]) for kind, image in zip(KINDS, images) for i in range(4)
+def _id_permutation(images: tuple[list[int], ...]) -> dict[Id, Id]:
+    return {
+        Id(kind, i): Id(kind, image[i])
+        for kind, image in zip(KINDS, images, strict=True)
+        for i in range(len(image))
     }
-)
+
+
+permutations = st.tuples(*(st.permutations(range(4)) for _ in KINDS)).map(_id_permutation)
 
 
 # --- C against the reference ---------------------------------------------------------------
@@ -178,7 +193,8 @@ def test_c_matches_reference_on_odd_tuple_subclasses(c_fp: Any) -> None:
 
 
 def test_record_class_names_are_looked_up_each_time(c_fp: Any) -> None:
-    classes = [type(Record)(f"Rec{i}", (Record,), {"__annotations__": {"a": "int"}}) for i in range(200)]
+    meta = type(Record)
+    classes = [meta(f"Rec{i}", (Record,), {"__annotations__": {"a": "int"}}) for i in range(200)]
     for _ in range(2):  # the second pass reads (and evicts) cached names
         for cls in classes:
             value = cls(1)
@@ -226,7 +242,7 @@ def test_argument_checking(c_fp: Any) -> None:
 
 
 @FAST
-@given(values, permutations)
+@given(permutable_values, permutations)
 def test_permuted_matches_rebuild_then_hash(c_fp: Any, value: Any, permutation: Any) -> None:
     assert c_fp.fingerprint_permuted(value, permutation) == fingerprint_permuted_python(
         value, permutation
