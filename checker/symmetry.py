@@ -310,24 +310,12 @@ class Symmetry:
         if not vectors:
             return None
         signatures = vectors[0] if len(vectors) == 1 else list(zip(*vectors))
-        mapping: dict[Id, Id] = {}
-        tied = False
-        start = 0
-        for group in self._groups:
-            end = start + len(group)
-            chunk = signatures[start:end]
-            start = end
-            mapping.update(zip([item for _, item in sorted(zip(chunk, group))], group))
-            tied = tied or len(set(chunk)) < len(chunk)
-        if tied and not all(part.unary for part in parts):
-            cells = self._cells(signatures)
+        cells = self._cells(signatures)
+        if len(cells) < len(self._movable) and not all(part.unary for part in parts):
             present = set().union(*(part.present for part in parts))
             if self._asymmetric_cell(state, base, cells, present) is not None:
                 return self._search(state, base, cells, present)
-        for item, image in mapping.items():
-            if item is not image:
-                return mapping
-        return None
+        return self._relabelling(cells)
 
     def _cells(self, signatures: Any) -> list[list[Id]]:
         """The ids of each kind sorted by signature, with equal signatures in one cell."""
@@ -411,10 +399,13 @@ class Symmetry:
         return _scan(state, self._position, set())
 
     def _relabelling(self, cells: list[list[Id]]) -> dict[Id, Id] | None:
-        """The permutation sending the ids, in cell order, to the ids of their kind in order."""
-        targets = {kind: iter(group) for kind, group in self.ids.items()}
-        mapping = {item: next(targets[item[0]]) for cell in cells for item in cell}
-        return None if all(a is b for a, b in mapping.items()) else mapping
+        """The permutation sending the ids, in cell order, to the ids of their kind in order.
+
+        Cells come kind by kind in the order of ``_movable``, so position i of the ordered ids
+        goes to ``_movable[i]``. None when that is the identity.
+        """
+        order = tuple(item for cell in cells for item in cell)
+        return None if order == self._movable else dict(zip(order, self._movable))
 
     def _asymmetric_cell(
         self, state: Any, base: int, cells: list[list[Id]], present: set[Id]
