@@ -40,6 +40,7 @@ __all__ = [
     "Check",
     "Outcome",
     "evaluate",
+    "failure_text",
     "find_spec_files",
     "junit_xml",
     "load_checks",
