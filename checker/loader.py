@@ -6,6 +6,7 @@ another: parallel search and trace replay depend on it.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
 import sys
@@ -25,7 +26,10 @@ def _import(path: Path) -> Any:
     key = (str(resolved), resolved.stat().st_mtime)
     if key in _loaded:
         return _loaded[key]
-    module_name = f"checker_model_{abs(hash(str(resolved)))}_{resolved.stem}"
+    # The name must be the same in every process: worker processes unpickle states whose
+    # record classes live in this module.
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
+    module_name = f"checker_model_{digest}_{resolved.stem}"
     spec = importlib.util.spec_from_file_location(module_name, resolved)
     if spec is None or spec.loader is None:
         raise InvalidInput(f"{path}: not a Python file")

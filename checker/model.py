@@ -54,10 +54,32 @@ _PROPERTY_ARITY = {INVARIANT: 1, SOMETIMES: 1, ACTION_INVARIANT: 2, CONSTRAINT: 
 
 @dataclass(frozen=True)
 class _ActionMarker:
-    """What ``@action`` attaches to a method: its domains and display name."""
+    """What ``@action`` attaches to a method: its domains (as written) and display name."""
 
-    over: tuple[Any, ...] | None
+    over: Any
     name: str | None
+
+
+def _is_domain(value: Any) -> bool:
+    """Whether ``value`` reads as a domain (a name, a callable, a collection), not a value."""
+    if isinstance(value, str) or callable(value):
+        return True
+    try:
+        iter(value)
+    except TypeError:
+        return False
+    return True
+
+
+def split_domains(over: Any, arguments: int) -> tuple[Any, ...]:
+    """One domain per argument from what ``over=`` says, for an action of ``arguments``."""
+    if over is None:
+        return ()
+    if not isinstance(over, (tuple, list)):
+        return (over,)
+    if arguments == 1 and not (len(over) == 1 and _is_domain(over[0])):
+        return (tuple(over),)
+    return tuple(over)
 
 
 @dataclass(frozen=True)
@@ -125,11 +147,10 @@ def action(
 
     ``over`` gives the finite domain of each extra argument: one domain when the action takes
     one argument, or a tuple of domains. A domain is the name of a model attribute (``"RM"``),
-    a callable ``f(model)`` or ``f(model, state)``, or an iterable of values.
+    a callable ``f(model)`` or ``f(model, state)``, or an iterable of values; for a one-argument
+    action a tuple of plain values (``over=(1, 2)``) is that argument's domain.
     """
-    if over is not None and not (isinstance(over, (tuple, list))):
-        over = (over,)
-    marker = _ActionMarker(tuple(over) if over is not None else None, name)
+    marker = _ActionMarker(over, name)
 
     def mark(method: Callable[..., Any]) -> Callable[..., Any]:
         if not callable(method):
@@ -279,7 +300,7 @@ class Model:
                 f"{where}: must take (self, s, ...): the state is its second parameter"
             )
         extra = len(params) - 2
-        domains = len(marker.over) if marker.over is not None else 0
+        domains = len(split_domains(marker.over, extra))
         if extra != domains:
             raise ModelDefinitionError(
                 f"{where}: takes {extra} argument(s) after the state but over= gives "
@@ -334,7 +355,9 @@ class Model:
         specs = []
         for attr, (name, marker) in self._action_methods.items():
             method = getattr(self, attr)
-            domains = tuple(self._resolve_domain(attr, d) for d in (marker.over or ()))
+            arguments = len(inspect.signature(method).parameters) - 1
+            domains = tuple(self._resolve_domain(attr, d)
+                            for d in split_domains(marker.over, arguments))
             specs.append(ActionSpec(name, method, domains))
         return specs
 
