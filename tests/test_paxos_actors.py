@@ -7,6 +7,7 @@ import pytest
 
 from checker import check
 from checker.loader import build_model
+from checker.symmetry import canonical_fingerprint
 
 PAXOS_ACTORS = Path(__file__).resolve().parent.parent / "models" / "paxos_actors.py"
 
@@ -15,7 +16,9 @@ PAXOS_ACTORS = Path(__file__).resolve().parent.parent / "models" / "paxos_actors
 def run(symmetry=False, **params):
     """The model and its search result; each search runs once per test session."""
     model = build_model(PAXOS_ACTORS, params)
-    return model, check(model, symmetry=symmetry)
+    if symmetry:
+        return model, check(model, fingerprint_fn=canonical_fingerprint(model), symmetry=True)
+    return model, check(model)
 
 
 def test_one_proposer_paxos_passes_with_exactly_264_states():
@@ -42,11 +45,21 @@ def test_each_planted_bug_breaks_agreement_in_fifteen_states(bug):
     assert len(model.chosen(result.trace.steps[-2].state)) == 1
 
 
+@pytest.mark.parametrize("params, states", [
+    ({"proposers": 1}, 62),
+    ({"proposers": 1, "max_drops": 1, "max_crashes": 1}, 728),
+])
+def test_symmetric_acceptors_shrink_the_one_proposer_runs_to_pinned_counts(params, states):
+    _, result = run(symmetry=True, **params)
+    assert (result.verdict, result.distinct_states) == ("ok", states)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", ["no_promise_check", "ignore_promised_value"])
-def test_symmetry_reduction_finds_an_equally_short_counterexample(bug):
-    _, result = run(symmetry=True, bug=bug)
+def test_symmetry_reduction_finds_an_equally_short_real_counterexample(bug):
+    model, result = run(symmetry=True, bug=bug)
     assert (result.verdict, result.property, len(result.trace)) == ("violation", "agreement", 15)
+    assert len(model.chosen(result.trace.steps[-1].state)) == 2
 
 
 def test_without_a_promise_check_two_acceptors_accept_below_their_promise():
