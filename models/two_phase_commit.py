@@ -36,6 +36,10 @@ class Abort(Record):
     pass
 
 
+COMMIT = Commit()
+ABORT = Abort()
+
+
 class State(Record):
     rm_state: Map
     tm_state: str
@@ -50,6 +54,7 @@ class TwoPhaseCommit(Model):
     def setup(self):
         self.RM = ids("rm", self.rms)
         self.all_rms = frozenset(self.RM)
+        self.prepared = {rm: Prepared(rm) for rm in self.RM}
 
     def init(self):
         return State(
@@ -61,23 +66,23 @@ class TwoPhaseCommit(Model):
 
     @action(over="RM")
     def tm_rcv_prepared(self, s, rm):
-        if s.tm_state == "init" and Prepared(rm) in s.msgs:
+        if s.tm_state == "init" and self.prepared[rm] in s.msgs:
             return s.replace(tm_prepared=s.tm_prepared | {rm})
 
     @action
     def tm_commit(self, s):
         if s.tm_state == "init" and s.tm_prepared == self.all_rms:
-            return s.replace(tm_state="committed", msgs=s.msgs | {Commit()})
+            return s.replace(tm_state="committed", msgs=s.msgs | {COMMIT})
 
     @action
     def tm_abort(self, s):
         if s.tm_state == "init":
-            return s.replace(tm_state="aborted", msgs=s.msgs | {Abort()})
+            return s.replace(tm_state="aborted", msgs=s.msgs | {ABORT})
 
     @action(over="RM")
     def rm_prepare(self, s, rm):
         if s.rm_state[rm] == "working":
-            return s.replace(rm_state=s.rm_state.set(rm, "prepared"), msgs=s.msgs | {Prepared(rm)})
+            return s.replace(rm_state=s.rm_state.set(rm, "prepared"), msgs=s.msgs | {self.prepared[rm]})
 
     @action(over="RM")
     def rm_choose_to_abort(self, s, rm):
@@ -86,12 +91,12 @@ class TwoPhaseCommit(Model):
 
     @action(over="RM")
     def rm_rcv_commit_msg(self, s, rm):
-        if Commit() in s.msgs:
+        if COMMIT in s.msgs:
             return s.replace(rm_state=s.rm_state.set(rm, "committed"))
 
     @action(over="RM")
     def rm_rcv_abort_msg(self, s, rm):
-        if Abort() in s.msgs:
+        if ABORT in s.msgs:
             return s.replace(rm_state=s.rm_state.set(rm, "aborted"))
 
     @invariant
