@@ -15,8 +15,8 @@ Source: the ring, replication and handoff of Dynamo (DeCandia et al., SOSP 2007)
 (Stoica et al., SIGCOMM 2001), with membership decided by a directory, as in systems that keep
 their ring in a configuration service, instead of gossip. Why not gossip: when every node applied
 join announcements and crash notices on its own, a crash racing with a join left two nodes each
-owning key 0 in its own view; this model's first version had that flaw and the checker showed
-it in ten steps.
+owning key 0 in its own view; this model's first version had that flaw, and the checker showed
+it with a ten-state counterexample.
 
 Abstractions, and why they are sound here. Node i sits at position 2i+1 and key j at position
 -2j (modulo the ring of 2 * ``nodes`` positions): only who succeeds whom matters, and this layout
