@@ -236,8 +236,8 @@ class Symmetry:
         self._memo_size = memo_size
         self.unary_possible = True
         """False when some state is known not to be unary: parts are then not scanned."""
-        self._by_identity: dict[int, tuple[Any, _PartInfo]] = {}
         self._by_value: dict[int, _PartInfo] = {}
+        self._element_unary: dict[Any, bool] = {}
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}: {len(v)}" for k, v in self.ids.items())
@@ -311,7 +311,9 @@ class Symmetry:
             return None
         signatures = vectors[0] if len(vectors) == 1 else list(zip(*vectors))
         cells = self._cells(signatures)
-        if len(cells) < len(self._movable) and not all(part.unary for part in parts):
+        if len(cells) < len(self._movable) and not all(
+            part.unary for part in parts if part.vector is not None
+        ):
             present = set().union(*(part.present for part in parts))
             if self._asymmetric_cell(state, base, cells, present) is not None:
                 return self._search(state, base, cells, present)
@@ -337,22 +339,11 @@ class Symmetry:
         """What the signatures need from each part of ``state``.
 
         A state that is a record or tuple is split into its fields, each looked up in a memo
-        (by identity, then by fingerprint): a successor shares most fields with its parent.
+        by its fingerprint: a field value recurs in many states (a successor shares most
+        fields with its parent), so most lookups hit.
         """
         parts = state if isinstance(state, tuple) and type(state) is not Id else (state,)
-        by_identity = self._by_identity
-        infos = []
-        for part in parts:
-            entry = by_identity.get(id(part))
-            if entry is not None and entry[0] is part:
-                infos.append(entry[1])
-                continue
-            info = self._part_info(part)
-            if len(by_identity) >= self._memo_size:
-                by_identity.clear()
-            by_identity[id(part)] = (part, info)
-            infos.append(info)
-        return infos
+        return [self._part_info(part) for part in parts]
 
     def _part_info(self, part: Any) -> _PartInfo:
         """Signatures of the movable ids in one part of a state, memoised by fingerprint."""
@@ -360,39 +351,49 @@ class Symmetry:
         info = self._by_value.get(key)
         if info is not None:
             return info
-        if self.unary_possible:
-            info = self._scanned_part_info(part, key)
+        hidden = fingerprint_permuted(part, self._hidden)
+        if hidden == key:
+            info = _PartInfo(_signed(key), None, True, frozenset())
         else:
-            hidden = fingerprint_permuted(part, self._hidden)
-            if hidden == key:
-                info = _PartInfo(_signed(key), None, False, frozenset())
-            else:
-                hidden = _signed(hidden)
-                vector = tuple(
-                    _signed(fingerprint_permuted(part, mask)) for mask in self._signature_masks
-                )
-                present = frozenset(
-                    item for item, signature in zip(self._movable, vector) if signature != hidden
-                )
-                info = _PartInfo(hidden, vector, False, present)
+            hidden = _signed(hidden)
+            vector = tuple(
+                (value := fingerprint_permuted(part, mask)) - ((value >> 63) << 64)
+                for mask in self._signature_masks
+            )
+            present = frozenset(
+                item for item, signature in zip(self._movable, vector) if signature != hidden
+            )
+            unary = self.unary_possible and self._part_is_unary(part)
+            info = _PartInfo(hidden, vector, unary, present)
         if len(self._by_value) >= self._memo_size:
             self._by_value.clear()
         self._by_value[key] = info
         return info
 
-    def _scanned_part_info(self, part: Any, key: int) -> _PartInfo:
-        """:meth:`_part_info` for a model whose states may be unary: scan for ids first."""
-        present: set[Id] = set()
-        unary = _scan(part, self._position, present)
-        if not present:
-            return _PartInfo(_signed(key), None, True, frozenset())
-        hidden = _signed(fingerprint_permuted(part, self._hidden))
-        vector = [hidden] * len(self._movable)
-        masks = self._signature_masks
-        for item in present:
-            number = self._position[item]
-            vector[number] = _signed(fingerprint_permuted(part, masks[number]))
-        return _PartInfo(hidden, tuple(vector), unary, frozenset(present))
+    def _part_is_unary(self, part: Any) -> bool:
+        """Whether ``part`` is unary, looking at the elements of a set or map one by one.
+
+        Elements recur across states far more than whole sets do, so each element's verdict
+        is memoised.
+        """
+        if isinstance(part, (frozenset, set)):
+            elements: Iterable[Any] = part
+        elif isinstance(part, dict):
+            elements = dict.items(part)
+        else:
+            return _scan(part, self._position, set())
+        verdicts = self._element_unary
+        for element in elements:
+            verdict = verdicts.get(element)
+            if verdict is None:
+                inner: set[Id] = set()
+                verdict = _scan(element, self._position, inner) and len(inner) < 2
+                if len(verdicts) >= self._memo_size:
+                    verdicts.clear()
+                verdicts[element] = verdict
+            if not verdict:
+                return False
+        return True
 
     def is_unary(self, state: Any) -> bool:
         """Whether no set element or map entry of ``state`` holds two different movable ids."""
