@@ -5,5 +5,6 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("checker._fp", sources=["checker/_fp.c"], optional=True),
+        Extension("checker._table", sources=["checker/_table.c"], optional=True),
     ]
 )
