@@ -3,27 +3,31 @@
 A model lists in ``symmetric`` the kinds of :class:`~checker.values.Id` whose members are
 interchangeable (acceptors, values, resource managers). Two states are equivalent when a
 permutation of the ids of each symmetric kind maps one onto the other. The explorer's seen set
-stores :func:`canonical_fingerprint` of a state: the fingerprint of one representative of its
-equivalence class (its orbit), the same for every member of the orbit and different for states
-in different orbits (up to 64-bit fingerprint collisions). The search goes on from the real
-states, so traces stay real executions.
+stores :func:`canonical_fingerprint` of a state: a 64-bit fingerprint of its equivalence class
+(its orbit), the same for every member of the orbit and different for states in different
+orbits (up to 64-bit collisions). The search goes on from the real states, so traces stay real
+executions.
 
-How the representative is found without trying all n! permutations (docs/symmetry.md has the
+How that fingerprint is found without trying all n! permutations (docs/symmetry.md has the
 full argument):
 
 1. Each id gets a signature: the fingerprint of the state with that id replaced by a marker and
    every other symmetric id by a placeholder of its kind. Signatures only depend on where an id
-   occurs, so a permutation of the state permutes the signatures with it.
-2. Ids of a kind are sorted by signature. Ids with equal signatures form a cell. A cell whose
-   transpositions and cycle leave the state's fingerprint unchanged is fully symmetric: every
-   order of its ids gives the same relabelled state, so any order will do.
-3. Otherwise the partition is refined (colour refinement with the cells as colours) and, while
-   a cell stays tied and not fully symmetric, each of its ids is tried first in turn
-   (individualisation), keeping the least fingerprint over the leaves of that search.
+   occurs, so a permutation of the state permutes the signatures with it. They are computed
+   field by field and memoised per field value.
+2. A state is unary when no set element or map entry holds two different symmetric ids. A
+   unary state is known up to permutation from its id-free skeleton and the multiset of its
+   ids' signatures, so its fingerprint is taken of exactly that: no sorting, no search.
+3. Otherwise ids of a kind are sorted by signature, equal signatures forming a cell. A cell
+   whose transposition and cycle leave the state's fingerprint unchanged is fully symmetric:
+   every order of its ids gives the same relabelled state. While some cell is tied and not
+   fully symmetric, the partition is refined (colour refinement) and each id of that cell is
+   tried first in turn (individualisation); the least fingerprint of the relabelled state over
+   the leaves is the answer.
 
-The relabelling that sorts the ids is applied inside the fingerprint walk
-(``checker._fp.fingerprint_permuted`` when it is built, else :func:`fingerprint_permuted_python`,
-which gives identical results), so no permuted state is ever built on the hot path.
+The relabelling is applied inside the fingerprint walk (``checker._fp.fingerprint_permuted``
+when it is built, else :func:`fingerprint_permuted_python`, which gives identical results), so
+no permuted state is ever built on the hot path.
 
 Symmetry is only sound when every property and action treats the ids of a kind alike. Before a
 search, :func:`canonical_fingerprint` explores a few hundred states without reduction and
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -61,6 +65,7 @@ __all__ = [
     "fingerprint_permuted",
     "fingerprint_permuted_python",
     "ids_in",
+    "model_ids",
     "permute",
     "uses_c_extension",
 ]
@@ -244,10 +249,14 @@ class Symmetry:
         return f"Symmetry({sizes})"
 
     def canonical_fingerprint(self, state: Any) -> int:
-        """The fingerprint of the canonical representative of ``state``'s orbit."""
+        """A 64-bit fingerprint of ``state``'s orbit: equal for the states of one orbit only.
+
+        For a state that is not unary it is the fingerprint of the canonical representative
+        (:meth:`canonical_state`); for a unary one, of the orbit's skeleton and views.
+        """
         return self._canonical(state, fingerprint(state))
 
-    def fingerprint_function(self, cache_size: int = 1 << 20) -> Callable[[Any], int]:
+    def fingerprint_function(self, cache_size: int = 1 << 18) -> Callable[[Any], int]:
         """:meth:`canonical_fingerprint` behind a cache keyed by the plain fingerprint.
 
         Breadth-first search meets the same real state many times (once per transition into
@@ -567,8 +576,9 @@ def canonical_fingerprint(
 ) -> Callable[[Any], int]:
     """The fingerprint function for searching ``model`` under its declared symmetry.
 
-    It maps a state to the fingerprint of the canonical representative of its orbit under the
-    permutations of the ids of each kind in ``model.symmetric`` (the kinds compose). With
+    It maps a state to a 64-bit fingerprint of its orbit under the permutations of the ids of
+    each kind in ``model.symmetric`` (the kinds compose): equal exactly for the states of one
+    orbit (up to 64-bit collisions). With
     ``check`` (the default) a short search without reduction first makes sure every property
     and action is symmetric, raising :class:`InvalidInput` otherwise. With ``warn`` a declared
     kind of which the model holds no id is reported on stderr (once per process).
@@ -586,7 +596,7 @@ def canonical_fingerprint(
     except InvalidInput:
         raise
     except Exception:  # noqa: BLE001 - the search reports model errors with a trace
-        found, sample = set(), []
+        return Symmetry(kinds, ()).fingerprint_function()
     for state in sample:
         found |= ids_in(state, kinds)
     symmetry = Symmetry(kinds, found)
@@ -746,13 +756,3 @@ def _compare_transitions(
                 "names a particular id. Make it treat all ids of a kind alike, or run with "
                 "--no-symmetry"
             )
-
-
-def orbit_fingerprints(symmetry: Symmetry, state: Any) -> Iterator[int]:
-    """The fingerprint of every permutation of ``state`` (n! of them: for tests only)."""
-    from itertools import permutations, product
-
-    groups = [g for g in symmetry.ids.values() if len(g) > 1]
-    for images in product(*(permutations(g) for g in groups)):
-        mapping = {a: b for group, image in zip(groups, images) for a, b in zip(group, image)}
-        yield fingerprint_permuted(state, mapping)
