@@ -111,7 +111,7 @@ class _Shared:
         self.memory, self.capacity, self.table = bigger.memory, bigger.capacity, bigger.table
 
     def close(self) -> None:
-        del self.table
+        self.table.close()
         self.memory.close()
         self.memory.unlink()
 
@@ -140,7 +140,7 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
             break
         if command == "attach":
             _, memory_name, capacity = message
-            attached = None
+            _detach(attached)
             memory = SharedMemory(name=memory_name)
             attached = (memory_name, memory, _table.Table(memory.buf, capacity))
             conn.send(("attached",))
@@ -182,9 +182,15 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
             new = sum(1 for key in keys if key < limit or (inclusive and key == limit))
             moves = sum(d for rank, d in degrees.items() if rank < below_rank)
             conn.send(("counted", new, moves))
-    if attached is not None:
-        attached[1].close()
+    _detach(attached)
     conn.close()
+
+
+def _detach(attached: tuple[str, Any, Any] | None) -> None:
+    """Let go of a shared table (the table first: it holds the memory's buffer)."""
+    if attached is not None:
+        attached[2].close()
+        attached[1].close()
 
 
 def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, level: int,
