@@ -6,7 +6,7 @@ on top. The search is deterministic: states are expanded level by level, actions
 order, arguments in domain order, so two runs give the same counts and the same trace.
 
 The seen set holds a 64-bit fingerprint per distinct state (of the canonical form when symmetry
-is on) with the state number of its parent and the ordinal of the transition that reached it.
+is on) with its parent's fingerprint and the ordinal of the transition that reached it.
 States themselves are kept only for the current and the next level; a trace is rebuilt by
 re-executing the recorded ordinals from an initial state (see :mod:`checker.trace`).
 """
@@ -33,7 +33,7 @@ from checker.model import (
     Property,
     iterate_results,
 )
-from checker.store import SeenStore
+from checker.store import NEW_ONLY, new_store
 from checker.trace import Step, Trace, rebuild_path, step_for
 
 __all__ = ["Explorer", "Options", "Progress", "Result", "check", "successors"]
@@ -162,7 +162,7 @@ class Explorer:
         self.action_invariants = [p for p in properties if p.kind == ACTION_INVARIANT]
         self.constraints = [p for p in properties if p.kind == CONSTRAINT]
         self.check_deadlock = self.options.check_deadlock and model.deadlock
-        self.store = SeenStore()
+        self.store = new_store()
         self.model_file = getattr(type(model), "__checker_file__", None)
 
     def _result(self, verdict: str, started: float, depth: int, transitions: int, **extra: Any):
@@ -185,9 +185,9 @@ class Explorer:
     def _all_properties(self) -> list[Property]:
         return self.invariants + self.action_invariants + self.sometimes
 
-    def trace_to(self, number: int, extra: Step | None = None) -> Trace:
-        """The shortest path from an initial state to state ``number``, re-executed."""
-        path = self.store.path_to(number)
+    def trace_to(self, code: int, extra: Step | None = None) -> Trace:
+        """The shortest path from an initial state to the state with fingerprint ``code``."""
+        path = self.store.path_to(code)
         steps = rebuild_path(self.model, self.actions, self.fingerprint, path, successors)
         if extra is not None:
             steps.append(extra)
@@ -198,7 +198,7 @@ class Explorer:
         started = time.perf_counter()
         options = self.options
         store = self.store
-        seen = store.seen
+        offer, set_parent, table_full = store.offer, store.set_parent, store.table_full
         fingerprint = self.fingerprint
         invariants = self.invariants
         action_invariants = self.action_invariants
@@ -257,10 +257,11 @@ class Explorer:
             message = describe_exception(exc, self.model_file)
             return self._result(ERROR, started, 0, 0, error=f"init: {message}",
                                 trace=Trace(self.model.name, dict(self.model.params), []))
+        # States are known by their fingerprints: ``number`` below is one.
         frontier: list[tuple[Any, int]] = []
         for ordinal, state in enumerate(initial):
-            number = store.add(fingerprint(state), -1, ordinal)
-            if number < 0:
+            number = fingerprint(state)
+            if not store.add(number, None, ordinal):
                 continue
             outcome = check_new(state, number, 0)
             if outcome is not None:
@@ -275,6 +276,9 @@ class Explorer:
                 if max_depth is not None and depth >= max_depth:
                     truncated = truncated or f"max depth {max_depth} reached"
                     continue
+                if len(store) > store.grow_at:
+                    store.grow()
+                    offer, set_parent = store.offer, store.set_parent
                 # The enumeration below is successors() inlined: the hot path of the search.
                 ordinal = 0
                 spec = None
@@ -300,14 +304,20 @@ class Explorer:
                                             transitions + ordinal + 1,
                                         )
                                 code = fingerprint(successor)
+                                try:
+                                    fresh = offer(code, ordinal, NEW_ONLY)
+                                except table_full:
+                                    store.grow()
+                                    offer, set_parent = store.offer, store.set_parent
+                                    fresh = offer(code, ordinal, NEW_ONLY)
                                 ordinal += 1
-                                if code in seen:
+                                if fresh != 1:
                                     continue
-                                new_number = store.add(code, number, ordinal - 1)
-                                outcome = check_new(successor, new_number, transitions + ordinal)
+                                set_parent(code, number)
+                                outcome = check_new(successor, code, transitions + ordinal)
                                 if outcome is not None:
                                     return outcome
-                                next_frontier.append((successor, new_number))
+                                next_frontier.append((successor, code))
                 except Exception as exc:
                     transitions += ordinal
                     if not isinstance(exc, ModelRaised):

@@ -35,7 +35,7 @@ from multiprocessing.shared_memory import SharedMemory
 from types import GeneratorType
 from typing import Any
 
-from checker.errors import InvalidInput
+from checker.errors import CheckerError, InvalidInput
 from checker.explore import (
     DEADLOCK,
     ERROR,
@@ -332,11 +332,16 @@ def explore(model: Model, options: Options, workers: int,
         process = context.Process(target=_worker, args=(index, source, options, theirs),
                                   daemon=True)
         process.start()
+        theirs.close()  # so that a worker's death reads as EOF here, not as a hang
         pipes.append(mine)
         processes.append(process)
     shared = _Shared(INITIAL_CAPACITY)
     try:
         return (yield from _coordinate(explorer, shared, pipes, started, _table))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        codes = [process.exitcode for process in processes]
+        raise CheckerError(f"a worker process died (exit codes {codes}); its error is "
+                           "printed above; rerun with --workers 1 to see it in place") from None
     finally:
         for pipe in pipes:
             try:

@@ -288,3 +288,33 @@ def test_explorer_matches_networkx_reachability_depth_and_shortest_paths(case):
     assert path[0] in initial and path[-1] in bad
     assert all(graph.has_edge(a, b) for a, b in zip(path, path[1:]))
     assert len(path) - 1 == min(reachable_bad.values())
+
+
+def test_dict_store_and_table_store_give_the_same_search(monkeypatch):
+    from pathlib import Path
+
+    from checker import explore, store
+    from checker.loader import build_model
+
+    model = build_model(Path(__file__).parent.parent / "models" / "paxos.py", {"q1": 1, "q2": 2})
+    table = check(model)
+    monkeypatch.setattr(explore, "new_store", store.DictStore)
+    plain = check(model)
+    assert isinstance(table.trace, type(plain.trace))
+    assert (plain.distinct_states, plain.transitions, plain.depth) == (
+        table.distinct_states, table.transitions, table.depth)
+    assert [s.state for s in plain.trace.steps] == [s.state for s in table.trace.steps]
+
+
+def test_table_store_grows_and_keeps_parent_links():
+    from checker.store import TableStore
+
+    store = TableStore(capacity=16)
+    assert store.add(1, None, 0)
+    for code in range(2, 200):
+        assert store.add(code, code - 1, 7)
+    assert not store.add(150, 3, 1)
+    assert store.table.capacity >= 256 and len(store) == 199
+    path = store.path_to(5)
+    assert path == [(0, 1), (7, 2), (7, 3), (7, 4), (7, 5)]
+    assert store.bytes_per_state() < 60
