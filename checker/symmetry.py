@@ -581,7 +581,8 @@ def canonical_fingerprint(
     orbit (up to 64-bit collisions). With
     ``check`` (the default) a short search without reduction first makes sure every property
     and action is symmetric, raising :class:`InvalidInput` otherwise. With ``warn`` a declared
-    kind of which the model holds no id is reported on stderr (once per process).
+    kind of which the model holds no id is reported on stderr (once per process). The same
+    model and arguments always give the same function, so parallel workers agree.
     """
     declared = getattr(model, "symmetric", ()) or ()
     if isinstance(declared, str):
