@@ -155,7 +155,7 @@ def make_fingerprint(model: Any, symmetry: bool | None) -> tuple[Callable[[Any],
 
 def run_check(args: argparse.Namespace) -> int:
     """``check``: explore a model and report."""
-    from checker.explore import Explorer, Options
+    from checker.explore import Options, drain, start
     from checker.report import exit_code, header, json_result, print_progress, summary
 
     model = load(args)
@@ -179,25 +179,11 @@ def run_check(args: argparse.Namespace) -> int:
     if not args.quiet:
         human.write(header(model, args.model_path, symmetry, args.workers) + "\n")
         human.flush()
-    workers = args.workers
-    if workers > 1:
-        parallel = importlib.import_module("checker.parallel")
-        if not parallel.available():
-            sys.stderr.write("checker: the compiled extension checker._table is missing "
-                             "(reinstall with a C compiler); searching with 1 worker\n")
-            workers = 1
-    if workers > 1:
-        search = parallel.explore(model, options, workers, symmetry)
-    else:
-        search = Explorer(model, options, fingerprint_fn, symmetry).run()
-    while True:
-        try:
-            event = next(search)
-        except StopIteration as stop:
-            result = stop.value
-            break
-        if not args.quiet:
-            print_progress(event, sys.stderr)
+    search, note = start(model, options, fingerprint_fn, symmetry, args.workers)
+    if note:
+        sys.stderr.write(f"checker: {note}\n")
+    report_progress = None if args.quiet else (lambda event: print_progress(event, sys.stderr))
+    result = drain(search, report_progress)
     if args.json:
         sys.stdout.write(json.dumps(json_result(result, model)) + "\n")
     elif args.quiet:

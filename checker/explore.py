@@ -36,7 +36,7 @@ from checker.model import (
 from checker.store import NEW_ONLY, new_store
 from checker.trace import Step, Trace, rebuild_path, step_for
 
-__all__ = ["Explorer", "Options", "Progress", "Result", "check", "successors"]
+__all__ = ["Explorer", "Options", "Progress", "Result", "check", "drain", "start", "successors"]
 
 OK = "ok"
 VIOLATION = "violation"
@@ -377,11 +377,39 @@ class Explorer:
                             property_kind=prop.kind, trace=trace)
 
 
-def check(model: Model, options: Options | None = None, **kwargs: Any) -> Result:
-    """Run a whole search and return its result (progress events are dropped)."""
-    search = Explorer(model, options, **kwargs).run()
+def start(
+    model: Model,
+    options: Options,
+    fingerprint_fn: Callable[[Any], int] | None = None,
+    symmetry: bool = False,
+    workers: int = 1,
+) -> tuple[Generator[Progress, None, Result], str | None]:
+    """The search for ``workers`` processes, and a note when it has to fall back to one."""
+    if workers > 1:
+        from checker import parallel
+
+        if parallel.available():
+            return parallel.explore(model, options, workers, symmetry), None
+        note = ("the compiled extension checker._table is missing (reinstall with a C "
+                "compiler); searching with 1 worker")
+        return Explorer(model, options, fingerprint_fn, symmetry).run(), note
+    return Explorer(model, options, fingerprint_fn, symmetry).run(), None
+
+
+def drain(
+    search: Generator[Progress, None, Result],
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Result:
+    """Run a search to its end, passing each progress event to ``on_progress``."""
     while True:
         try:
-            next(search)
+            event = next(search)
         except StopIteration as stop:
             return stop.value
+        if on_progress is not None:
+            on_progress(event)
+
+
+def check(model: Model, options: Options | None = None, **kwargs: Any) -> Result:
+    """Run a whole search and return its result (progress events are dropped)."""
+    return drain(Explorer(model, options, **kwargs).run())

@@ -605,7 +605,7 @@ def check_point(task: tuple[str, str | None, dict[str, Any], dict[str, Any]]) ->
     """Model-check one point; runs in a worker process, which rebuilds the model from its
     path and parameters. Returns the row of the sweep table."""
     from checker.cli import make_fingerprint
-    from checker.explore import Explorer, Options
+    from checker.explore import Explorer, Options, drain
     from checker.loader import build_model
 
     path, model_name, params, settings = task
@@ -619,13 +619,7 @@ def check_point(task: tuple[str, str | None, dict[str, Any], dict[str, Any]]) ->
                           max_states=settings.get("max_states"),
                           time_limit=settings.get("time_limit"),
                           check_deadlock=settings.get("check_deadlock", True))
-        search = Explorer(model, options, fingerprint_fn, symmetry).run()
-        while True:
-            try:
-                next(search)
-            except StopIteration as stop:
-                result = stop.value
-                break
+        result = drain(Explorer(model, options, fingerprint_fn, symmetry).run())
         row.update(verdict=result.verdict, distinct_states=result.distinct_states,
                    depth=result.depth, property=result.property, error=result.error,
                    symmetry=symmetry, incomplete_reason=result.incomplete_reason)

@@ -379,7 +379,7 @@ def run_one(check: Check, artifacts: Path | None = None) -> Outcome:
 
 def _run(check: Check, artifacts: Path | None) -> Outcome:
     from checker.cli import make_fingerprint
-    from checker.explore import Explorer, Options
+    from checker.explore import Options, drain, start
     from checker.loader import build_model
     from checker.trace import render_text
 
@@ -393,23 +393,10 @@ def _run(check: Check, artifacts: Path | None) -> Outcome:
         invariants=list(check.invariants) if check.invariants is not None else None,
     )
     notes = []
-    workers = check.workers
-    if workers > 1:
-        parallel = importlib.import_module("checker.parallel")
-        if not parallel.available():
-            notes.append("the compiled extension checker._table is missing; searched with 1 "
-                         "worker")
-            workers = 1
-    if workers > 1:
-        search = parallel.explore(model, options, workers, symmetry)
-    else:
-        search = Explorer(model, options, fingerprint_fn, symmetry).run()
-    while True:
-        try:
-            next(search)
-        except StopIteration as stop:
-            result = stop.value
-            break
+    search, note = start(model, options, fingerprint_fn, symmetry, check.workers)
+    if note:
+        notes.append(note)
+    result = drain(search)
     outcome = Outcome(
         result.verdict,
         result.seconds,
