@@ -338,6 +338,10 @@ class Explorer:
                     next_report = now + options.progress_interval
                     yield Progress(depth, len(store), len(frontier) + len(next_frontier),
                                    transitions, now - started)
+                    short = memory_short(len(store), store.bytes_per_state())
+                    if short:
+                        truncated = stopped = short
+                        break
                 if deadline is not None and now >= deadline:
                     truncated = stopped = f"time limit {options.time_limit:g} s reached"
                     break
@@ -375,6 +379,27 @@ class Explorer:
         trace.steps.append(step_for(spec, args, state, successor))
         return self._result(VIOLATION, started, depth, transitions, property=prop.name,
                             property_kind=prop.kind, trace=trace)
+
+
+def memory_short(distinct_states: int, bytes_per_state: float,
+                 meminfo: str = "/proc/meminfo") -> str | None:
+    """A message when the machine's available memory is nearly gone, else None.
+
+    The search stops with it (verdict incomplete) before the operating system kills the
+    process; the figures say how far it got and what to bound. Linux only: elsewhere None.
+    """
+    try:
+        with open(meminfo) as info:
+            fields = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in info}
+    except (OSError, ValueError, IndexError):
+        return None
+    available, total = fields.get("MemAvailable"), fields.get("MemTotal")
+    if available is None or total is None or available > max(total // 20, 256 << 20):
+        return None
+    return (f"memory running short ({available >> 20:,} MiB of {total >> 20:,} MiB left) "
+            f"after {distinct_states:,} distinct states ({bytes_per_state:.0f} bytes per state "
+            "in the seen set, plus the states of two levels); bound the model with smaller "
+            "parameters or a constraint, or use --max-states")
 
 
 def start(

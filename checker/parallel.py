@@ -48,6 +48,7 @@ from checker.explore import (
     Progress,
     Result,
     describe_exception,
+    memory_short,
     successors,
 )
 from checker.model import ACTION_INVARIANT, Model
@@ -442,6 +443,10 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
             yield Progress(depth, distinct, level_size, transitions, now - started)
         if options.max_states is not None and distinct >= options.max_states:
             truncated = f"max states {options.max_states} reached"
+            break
+        short = memory_short(distinct, shared.memory.size / max(distinct, 1))
+        if short:
+            truncated = short
             break
         if options.time_limit is not None and now - started >= options.time_limit:
             truncated = f"time limit {options.time_limit:g} s reached"

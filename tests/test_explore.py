@@ -318,3 +318,16 @@ def test_table_store_grows_and_keeps_parent_links():
     path = store.path_to(5)
     assert path == [(0, 1), (7, 2), (7, 3), (7, 4), (7, 5)]
     assert store.bytes_per_state() < 60
+
+
+def test_search_stops_with_figures_when_memory_runs_short(tmp_path):
+    from checker.explore import memory_short
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 24000000 kB\nMemFree: 100000 kB\nMemAvailable: 200000 kB\n")
+    message = memory_short(1_234_567, 39.4, str(meminfo))
+    assert message.startswith("memory running short (195 MiB of 23,437 MiB left)")
+    assert "1,234,567 distinct states (39 bytes per state" in message
+    meminfo.write_text("MemTotal: 24000000 kB\nMemAvailable: 12000000 kB\n")
+    assert memory_short(10, 40.0, str(meminfo)) is None
+    assert memory_short(10, 40.0, str(tmp_path / "missing")) is None
