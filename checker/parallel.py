@@ -26,6 +26,7 @@ forked), so the same engine can later run on other machines.
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import time
 from array import array
 from collections.abc import Generator
@@ -177,6 +178,17 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
             frontier = [(state, rank, code) for (_, code, state), rank in zip(won, ranks)]
             won = []
             conn.send(("ranked",))
+        elif command == "ship":
+            parcels = {}
+            for target, count in message[1]:
+                parcels[target] = pickle.dumps(frontier[-count:], pickle.HIGHEST_PROTOCOL)
+                del frontier[-count:]
+            conn.send(("shipped", parcels))
+        elif command == "receive":
+            for parcel in message[1]:
+                frontier.extend(pickle.loads(parcel))
+            frontier.sort(key=lambda entry: entry[1])
+            conn.send(("received",))
         elif command == "count":
             _, limit, inclusive, below_rank = message
             keys = [key for key, _, _ in won]
@@ -433,6 +445,7 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
         transitions += sum(r[2] for r in replies)
         ranks = _global_ranks(keys_per_worker)
         _all_each(pipes, [("ranks", r.tobytes()) for r in ranks], "ranked")
+        _balance(pipes, [len(keys) for keys in keys_per_worker])
         level_size = sum(len(keys) for keys in keys_per_worker)
         distinct += level_size
         if level_size:
@@ -477,6 +490,50 @@ def _all_each(pipes: list, messages: list[tuple], expect: str) -> None:
         reply = pipe.recv()
         if reply[0] != expect:
             raise RuntimeError(f"worker answered {reply[0]!r}, expected {expect!r}")
+
+
+def transfers(sizes: list[int]) -> list[list[tuple[int, int]]]:
+    """For each worker, ``(target, count)`` moves that even out the next level's states.
+
+    A worker keeps the states it discovered (no state crosses a process boundary for
+    deduplication), but the earliest discoverer wins most states, so levels drift towards one
+    worker; moving only the excess keeps every core busy at the smallest shipping cost.
+
+    >>> transfers([10, 2, 0])
+    [[(1, 2), (2, 4)], [], []]
+    """
+    total, count = sum(sizes), len(sizes)
+    targets = [total // count + (1 if i < total % count else 0) for i in range(count)]
+    excess = [(i, size - target) for i, (size, target) in enumerate(zip(sizes, targets))
+              if size > target]
+    deficit = [[i, target - size] for i, (size, target) in enumerate(zip(sizes, targets))
+               if size < target]
+    moves: list[list[tuple[int, int]]] = [[] for _ in sizes]
+    for source, amount in excess:
+        while amount:
+            receiver = deficit[0]
+            moved = min(amount, receiver[1])
+            moves[source].append((receiver[0], moved))
+            amount -= moved
+            receiver[1] -= moved
+            if not receiver[1]:
+                deficit.pop(0)
+    return moves
+
+
+def _balance(pipes: list, sizes: list[int]) -> None:
+    """Move states between workers so that each expands its share of the next level."""
+    moves = transfers(sizes)
+    if not any(moves):
+        return
+    for pipe, plan in zip(pipes, moves):
+        pipe.send(("ship", plan))
+    incoming: list[list[bytes]] = [[] for _ in pipes]
+    for pipe in pipes:
+        reply = pipe.recv()
+        for target, parcel in reply[1].items():
+            incoming[target].append(parcel)
+    _all_each(pipes, [("receive", parcels) for parcels in incoming], "received")
 
 
 def _grow(shared: _Shared, pipes: list) -> None:
