@@ -261,6 +261,13 @@ class ActorModel(Model, abstract=True):
         """``{RoleClass: number of nodes}`` for this model's parameters."""
         raise NotImplementedError
 
+    def obsolete(self, envelope: Envelope, receiver: Any) -> bool:
+        """Whether ``envelope`` can never again change its receiver, now in local state
+        ``receiver``, or make it send anything. The network forgets such messages (when sent,
+        and when their receiver takes a step), so stale replies do not multiply states. Only
+        say True when it holds in every state the receiver can reach; default: never."""
+        return False
+
     def nodes_of(self, role: str) -> tuple[Id, ...]:
         """The ids of every node of ``role``."""
         try:
@@ -317,8 +324,37 @@ class ActorModel(Model, abstract=True):
             for timer in ctx.timers_set:
                 changed.add((node, timer))
             timers = frozenset(changed)
-        network = self._send_all(world.network if network is None else network, ctx.sends)
+        network = world.network if network is None else network
+        sends = ctx.sends
+        if type(self).obsolete is not ActorModel.obsolete:
+            obsolete = self.obsolete
+            if nodes is not world.nodes:
+                dead = [e for e in self._in_flight_once(network)
+                        if e.dst == node and obsolete(e, local)]
+                network = self._forget(network, dead) if dead else network
+            sends = [e for e in sends if e.dst not in nodes or not obsolete(e, nodes[e.dst])]
+        network = self._send_all(network, sends)
         return World(nodes, network, timers, world.crashed, world.faults)
+
+    def _in_flight_once(self, network: Any) -> Any:
+        """Each distinct message in ``network`` once, in no particular order."""
+        if self.network == "fifo":
+            return [Envelope(src, dst, msg) for (src, dst), channel in network.items()
+                    for msg in channel]
+        return network
+
+    def _forget(self, network: Any, dead: list[Envelope]) -> Any:
+        """``network`` without any copy of the ``dead`` messages."""
+        if self.network == "unordered-duplicating":
+            return network.difference(dead)
+        if self.network == "unordered":
+            return Bag({e: n for e, n in network.items() if e not in dead})
+        channels = {}
+        for (src, dst), channel in network.items():
+            kept = tuple(m for m in channel if Envelope(src, dst, m) not in dead)
+            if kept:
+                channels[(src, dst)] = kept
+        return Map(channels)
 
     def init(self) -> World:
         world = World(Map(), self._empty_network(), frozenset(), frozenset(), _NO_FAULTS)
