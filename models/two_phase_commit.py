@@ -82,7 +82,8 @@ class TwoPhaseCommit(Model):
     @action(over="RM")
     def rm_prepare(self, s, rm):
         if s.rm_state[rm] == "working":
-            return s.replace(rm_state=s.rm_state.set(rm, "prepared"), msgs=s.msgs | {self.prepared[rm]})
+            return s.replace(rm_state=s.rm_state.set(rm, "prepared"),
+                             msgs=s.msgs | {self.prepared[rm]})
 
     @action(over="RM")
     def rm_choose_to_abort(self, s, rm):
