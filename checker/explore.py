@@ -19,7 +19,6 @@ import traceback
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from types import GeneratorType
 from typing import Any
 
 from checker.fingerprint import collision_probability, fingerprint
@@ -110,8 +109,8 @@ class ModelRaised(Exception):
 def successors(state: Any, actions: list[ActionSpec]) -> Iterator[tuple[ActionSpec, tuple, Any]]:
     """Every transition out of ``state`` in the explorer's fixed order.
 
-    Both the search and trace reconstruction enumerate transitions through this function, so
-    a recorded ordinal always names the same transition.
+    The plain search, the parallel workers and trace reconstruction all enumerate transitions
+    through this function, so a recorded ordinal always names the same transition.
     """
     for spec in actions:
         step = spec.step
@@ -279,45 +278,34 @@ class Explorer:
                 if len(store) > store.grow_at:
                     store.grow()
                     offer, set_parent = store.offer, store.set_parent
-                # The enumeration below is successors() inlined: the hot path of the search.
                 ordinal = 0
                 spec = None
                 args: tuple[Any, ...] = ()
                 try:
-                    for spec in actions:
-                        step = spec.step
-                        static = spec.static_args
-                        for args in static if static is not None else spec.arguments(state):
-                            result = step(state, *args)
-                            if result is None:
-                                continue
-                            kind = type(result)
-                            batch = result if kind is list or kind is GeneratorType else (result,)
-                            for successor in batch:
-                                if successor is None:
-                                    continue
-                                if action_invariants:
-                                    broken = self._broken_action_invariant(state, successor)
-                                    if broken is not None:
-                                        return self._violated_transition(
-                                            broken, number, ordinal, started, depth,
-                                            transitions + ordinal + 1,
-                                        )
-                                code = fingerprint(successor)
-                                try:
-                                    fresh = offer(code, ordinal, NEW_ONLY)
-                                except table_full:
-                                    store.grow()
-                                    offer, set_parent = store.offer, store.set_parent
-                                    fresh = offer(code, ordinal, NEW_ONLY)
-                                ordinal += 1
-                                if fresh != 1:
-                                    continue
-                                set_parent(code, number)
-                                outcome = check_new(successor, code, transitions + ordinal)
-                                if outcome is not None:
-                                    return outcome
-                                next_frontier.append((successor, code))
+                    for transition in successors(state, actions):
+                        spec, args, successor = transition
+                        if action_invariants:
+                            broken = self._broken_action_invariant(state, successor)
+                            if broken is not None:
+                                return self._violated_transition(
+                                    broken, number, ordinal, started, depth,
+                                    transitions + ordinal + 1,
+                                )
+                        code = fingerprint(successor)
+                        try:
+                            fresh = offer(code, ordinal, NEW_ONLY)
+                        except table_full:
+                            store.grow()
+                            offer, set_parent = store.offer, store.set_parent
+                            fresh = offer(code, ordinal, NEW_ONLY)
+                        ordinal += 1
+                        if fresh != 1:
+                            continue
+                        set_parent(code, number)
+                        outcome = check_new(successor, code, transitions + ordinal)
+                        if outcome is not None:
+                            return outcome
+                        next_frontier.append((successor, code))
                 except Exception as exc:
                     transitions += ordinal
                     if not isinstance(exc, ModelRaised):

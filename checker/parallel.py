@@ -33,7 +33,6 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing.shared_memory import SharedMemory
-from types import GeneratorType
 from typing import Any
 
 from checker.errors import CheckerError, InvalidInput
@@ -232,31 +231,20 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, le
         spec = None
         args: tuple[Any, ...] = ()
         try:
-            for spec in actions:
-                step = spec.step
-                static = spec.static_args
-                for args in static if static is not None else spec.arguments(state):
-                    result = step(state, *args)
-                    if result is None:
-                        continue
-                    kind = type(result)
-                    batch = result if kind is list or kind is GeneratorType else (result,)
-                    for successor in batch:
-                        if successor is None:
-                            continue
-                        if action_invariants:
-                            broken = explorer._broken_action_invariant(state, successor)
-                            if broken is not None:
-                                event = Event(rank, ordinal, TRANSITION_EVENT, broken.name,
-                                              parent)
-                                degrees[rank] = ordinal
-                                return min(filter(None, (first, event)))
-                        code = fingerprint(successor)
-                        key = prefix | ordinal
-                        ordinal += 1
-                        outcome = offer(code, key, base)
-                        if outcome == 1 or (retry and outcome == 2 and table.key(code) == key):
-                            candidates[code] = (successor, key, parent)
+            for transition in successors(state, actions):
+                spec, args, successor = transition
+                if action_invariants:
+                    broken = explorer._broken_action_invariant(state, successor)
+                    if broken is not None:
+                        event = Event(rank, ordinal, TRANSITION_EVENT, broken.name, parent)
+                        degrees[rank] = ordinal
+                        return min(filter(None, (first, event)))
+                code = fingerprint(successor)
+                key = prefix | ordinal
+                ordinal += 1
+                outcome = offer(code, key, base)
+                if outcome == 1 or (retry and outcome == 2 and table.key(code) == key):
+                    candidates[code] = (successor, key, parent)
         except TableFull:
             raise
         except Exception as exc:
