@@ -36,19 +36,16 @@ def broken(model, world):
 
 
 def test_each_variant_takes_the_smallest_bounds_that_expose_its_bug_by_default():
-    bounds = {bug: {name: build_model(RAFT, {"bug": bug}).params[name]
-                    for name in ("max_term", "elections", "values", "restarts", "max_crashes")}
+    names = ("max_term", "elections", "values", "restarts", "max_restarts", "stale_replies")
+    bounds = {bug: tuple(build_model(RAFT, {"bug": bug}).params[name] for name in names)
               for bug in ("none", "figure8", "volatile_vote", "no_up_to_date_check",
                           "no_prev_log_check")}
     assert bounds == {
-        "none": {"max_term": 2, "elections": 2, "values": 1, "restarts": 1, "max_crashes": 1},
-        "figure8": {"max_term": 4, "elections": 4, "values": 1, "restarts": 0, "max_crashes": 0},
-        "volatile_vote": {"max_term": 1, "elections": 2, "values": 1, "restarts": 1,
-                          "max_crashes": 1},
-        "no_up_to_date_check": {"max_term": 2, "elections": 2, "values": 1, "restarts": 0,
-                                "max_crashes": 0},
-        "no_prev_log_check": {"max_term": 3, "elections": 3, "values": 2, "restarts": 0,
-                              "max_crashes": 0},
+        "none": (2, 2, 1, 1, 1, True),
+        "figure8": (4, 4, 1, 0, 0, False),
+        "volatile_vote": (1, 2, 1, 1, 1, True),
+        "no_up_to_date_check": (2, 2, 1, 0, 0, True),
+        "no_prev_log_check": (3, 3, 2, 0, 0, True),
     }
 
 
@@ -168,6 +165,17 @@ def test_figure_8_commits_two_entries_at_one_index_when_counting_old_replicas():
     assert (server1.term, server1.role, server1.applied) == (4, "leader", {(1, (2, value))})
 
 
+@pytest.mark.slow
+def test_the_search_finds_figure_8_in_25_states_among_864177_orbits():
+    model, result = run(symmetry=True, bug="figure8")
+    assert (result.verdict, result.property, len(result.trace)) == (
+        "violation", "state_machine_safety", 25)
+    assert (result.distinct_states, result.depth) == (864_177, 24)
+    applied = {entry for server in result.trace.steps[-1].state.nodes.values()
+               for entry in server.applied}
+    assert sorted(term for _, (term, _) in applied) == [1, 2]
+
+
 def test_the_correct_commit_rule_refuses_the_old_entry_in_figure_8():
     model = build_model(RAFT, {"max_term": 4, "elections": 4, "restarts": 0})
     states = play(model, FIGURE_8)
@@ -206,6 +214,16 @@ def test_forgetting_obsolete_replies_loses_no_reachable_server_state(params, for
     assert (result.verdict, plain.verdict) == ("ok", "ok")
     assert (result.distinct_states, plain.distinct_states) == (forgetting, keeping)
     assert reached == reached_plainly
+
+
+def test_losing_replies_to_stale_requests_only_removes_runs():
+    params = {"servers": 2, "max_term": 2, "restarts": 1}
+    result, reached = reachable_local_states(build_model(RAFT, params))
+    lossy, reached_lossily = reachable_local_states(
+        build_model(RAFT, {**params, "stale_replies": False}))
+    assert (result.distinct_states, lossy.distinct_states) == (2_006, 1_306)
+    assert (len(reached), len(reached_lossily)) == (1_308, 1_172)
+    assert reached_lossily < reached
 
 
 def test_a_leader_that_truncates_its_own_log_breaks_leader_append_only():
