@@ -1,10 +1,12 @@
-"""Build the optional C fingerprint extension; the package works without it."""
+"""Build the optional C extensions (every ``checker/_*.c``); the package works without them."""
+
+from pathlib import Path
 
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("checker._fp", sources=["checker/_fp.c"], optional=True),
-        Extension("checker._table", sources=["checker/_table.c"], optional=True),
+        Extension(f"checker.{source.stem}", sources=[f"checker/{source.name}"], optional=True)
+        for source in sorted(Path(__file__).parent.joinpath("checker").glob("_*.c"))
     ]
 )
