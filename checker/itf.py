@@ -259,7 +259,7 @@ def _build_record(cls: type, fields: Mapping[str, Any], types: TypeRegistry, whe
             f"{cls.__name__} ({', '.join(expected) or 'no fields'})"
         )
     values = [decode(fields[name], types, f"{where}.{name}") for name in expected]
-    return tuple.__new__(cls, values)
+    return cls(*values)
 
 
 def source_path(model: Any) -> str | None:

@@ -56,7 +56,7 @@ from checker.fingerprint import (
     mix,
 )
 from checker.model import ACTION_INVARIANT, CONSTRAINT, INVARIANT, SOMETIMES, Model
-from checker.values import Id
+from checker.values import Id, Record
 
 __all__ = [
     "Symmetry",
@@ -153,7 +153,8 @@ def permute(value: Any, mapping: dict[Id, Id]) -> Any:
     if kind in _ATOMS or isinstance(value, Enum):
         return value
     if isinstance(value, tuple):
-        return _tuple_new(kind, [permute(element, mapping) for element in value])
+        items = [permute(element, mapping) for element in value]
+        return kind(*items) if isinstance(value, Record) else _tuple_new(kind, items)
     if isinstance(value, (frozenset, set)):
         return kind(permute(element, mapping) for element in value)
     if isinstance(value, dict):
