@@ -10,7 +10,13 @@ multisets keyed by such ids (:class:`Map`, :class:`Bag`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from operator import itemgetter
 from typing import Any
+
+try:
+    from checker import _values
+except ImportError:  # built without a C compiler: the pure-Python bases below are used
+    _values = None
 
 __all__ = ["Bag", "Id", "Map", "Record", "ids"]
 
@@ -97,17 +103,18 @@ class _RecordMeta(type):
         cls._defaults = defaults
         cls._index = {field: i for i, field in enumerate(fields)}
         if fields or name != "Record":
-            _install_record_methods(cls, fields, defaults)
+            for field in fields:
+                if not field.isidentifier():
+                    raise TypeError(f"record {name}: field {field!r} is not an identifier")
+            if _values is None:
+                _install_record_methods(cls, fields, defaults)
+            for i, field in enumerate(fields):
+                setattr(cls, field, _field_descriptor(cls, i, field, f"Field {field!r}."))
         return cls
 
 
 def _install_record_methods(cls: type, fields: tuple[str, ...], defaults: dict[str, Any]) -> None:
-    """Generate ``__new__`` with the record's own signature and one property per field."""
-    from operator import itemgetter
-
-    for field in fields:
-        if not field.isidentifier():
-            raise TypeError(f"record {cls.__name__}: field {field!r} is not an identifier")
+    """Generate ``__new__`` and ``replace`` with the record's own fields (no C extension)."""
     params = ", ".join(f"{f}=_defaults[{f!r}]" if f in defaults else f for f in fields)
     values = "".join(f"{f}, " for f in fields)
     keywords = "".join(f"{f}=_KEEP, " for f in fields)
@@ -128,8 +135,6 @@ def _install_record_methods(cls: type, fields: tuple[str, ...], defaults: dict[s
     cls.__new__ = scope["__new__"]
     cls.replace = scope["replace"]
     cls.replace.__doc__ = "Return a copy of this record with the given fields changed."
-    for i, field in enumerate(fields):
-        setattr(cls, field, property(itemgetter(i), doc=f"Field {field!r}."))
 
 
 _KEEP = object()
@@ -142,7 +147,39 @@ def _no_field(record: Any, unknown: dict[str, Any]) -> None:
     )
 
 
-class Record(tuple, metaclass=_RecordMeta):
+class _PyRecordBase(tuple):
+    """Pure-Python base of records (the C one is ``checker._values.RecordBase``)."""
+
+    __slots__ = ()
+
+    def replace(self, **changes: Any) -> Any:
+        """Return a copy of this record with the given fields changed.
+
+        Each record class gets its own generated version with one keyword per field.
+        """
+        if changes:
+            _no_field(self, changes)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = tuple.__hash__
+
+
+def _py_field_descriptor(cls: type, index: int, name: str, doc: str) -> property:
+    """Read-only access to item ``index`` of a record (no C extension)."""
+    return property(itemgetter(index), doc=doc)
+
+
+_RecordBase: type = _values.RecordBase if _values is not None else _PyRecordBase
+_field_descriptor = _values.field_descriptor if _values is not None else _py_field_descriptor
+
+
+class Record(_RecordBase, metaclass=_RecordMeta):
     """An immutable record with named fields and cheap functional update.
 
     Declare fields as annotations; a class attribute gives a default::
@@ -167,26 +204,9 @@ class Record(tuple, metaclass=_RecordMeta):
     _defaults: dict[str, Any] = {}
     _index: dict[str, int] = {}
 
-    def replace(self, **changes: Any) -> Any:
-        """Return a copy of this record with the given fields changed.
-
-        Each record class gets its own generated version with one keyword per field.
-        """
-        if changes:
-            _no_field(self, changes)
-        return self
-
     def as_dict(self) -> dict[str, Any]:
         """The fields and their values, in declaration order."""
         return dict(zip(self._fields, self))
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and tuple.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
-
-    __hash__ = tuple.__hash__
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
@@ -209,16 +229,8 @@ def sorted_items(items: Iterable[Any]) -> list[Any]:
         return sorted(items, key=_sort_key)
 
 
-class Map(dict):
-    """An immutable mapping, typically from node ids to per-node data.
-
-    Use it instead of a tuple indexed by node number, so that symmetry reduction can
-    permute keys and values together. ``m.set(k, v)`` returns an updated copy.
-
-    >>> m = Map({Id("n", 0): 1})
-    >>> m.set(Id("n", 1), 2)
-    Map({n0: 1, n1: 2})
-    """
+class _PyMapBase(dict):
+    """Pure-Python base of maps (the C one is ``checker._values.MapBase``)."""
 
     __slots__ = ("_hash",)
 
@@ -229,23 +241,41 @@ class Map(dict):
             self._hash = hash(frozenset(dict.items(self)))
             return self._hash
 
-    def set(self, key: Any, value: Any) -> Map:
+    def set(self, key: Any, value: Any) -> Any:
         """Return a copy with ``key`` mapped to ``value``."""
         copy = type(self)(self)
         dict.__setitem__(copy, key, value)
         return copy
 
-    def merge(self, changes: Mapping[Any, Any]) -> Map:
+    def merge(self, changes: Mapping[Any, Any]) -> Any:
         """Return a copy with every entry of ``changes`` set."""
         copy = type(self)(self)
         dict.update(copy, changes)
         return copy
 
-    def remove(self, key: Any) -> Map:
+    def remove(self, key: Any) -> Any:
         """Return a copy without ``key`` (which must be present)."""
         copy = type(self)(self)
         dict.__delitem__(copy, key)
         return copy
+
+
+_MapBase: type = _values.MapBase if _values is not None else _PyMapBase
+
+
+class Map(_MapBase):
+    """An immutable mapping, typically from node ids to per-node data.
+
+    Use it instead of a tuple indexed by node number, so that symmetry reduction can
+    permute keys and values together. ``m.set(k, v)`` returns an updated copy, as do
+    ``m.merge(changes)`` and ``m.remove(k)``.
+
+    >>> m = Map({Id("n", 0): 1})
+    >>> m.set(Id("n", 1), 2)
+    Map({n0: 1, n1: 2})
+    """
+
+    __slots__ = ()
 
     def _immutable(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError(f"{type(self).__name__} is immutable: use set(), merge() or remove()")

@@ -128,7 +128,7 @@ def permute(value: Any, permutation: dict[Any, Any]) -> Any:
         return permutation[value] if value in permutation else value
     if isinstance(value, tuple):
         items = [permute(e, permutation) for e in value]
-        return tuple(items) if kind is tuple else tuple.__new__(kind, items)
+        return tuple(items) if kind is tuple else kind(*items)
     if isinstance(value, (frozenset, set)):
         return kind(permute(e, permutation) for e in value)
     if isinstance(value, dict):

@@ -1,0 +1,496 @@
+/*
+ * checker._values: C bases for the value types of checker/values.py.
+ *
+ * Models build a new record and often a new map on every transition, so the cost of
+ * Record.replace, record construction, field access and Map.set is most of the cost of an
+ * action.  The pure-Python definitions in checker/values.py are the specification; these bases
+ * behave the same (same results, same errors) and are used when this module was built.
+ *
+ * RecordBase (a tuple subclass): the constructor and replace() read the record class's
+ * `_fields` (names in order) and `_defaults` (name -> default value); equality is
+ * type-aware (a record equals only a record of the same class); hash is the tuple's.
+ * field_descriptor(cls, index, name) returns a read-only member descriptor reading tuple item
+ * `index` in place, which the interpreter's attribute cache handles like a __slots__ member.
+ *
+ * MapBase (a dict subclass with a cached hash): set/merge/remove return an updated copy of
+ * the same class; the copy clones the hash table in one step.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "structmember.h"
+
+#ifdef Py_T_OBJECT_EX
+#define MEMBER_OBJECT_EX Py_T_OBJECT_EX
+#define MEMBER_READONLY Py_READONLY
+#else
+#define MEMBER_OBJECT_EX T_OBJECT_EX
+#define MEMBER_READONLY READONLY
+#endif
+
+static PyObject *str_fields = NULL;   /* "_fields" */
+static PyObject *str_defaults = NULL; /* "_defaults" */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Records.                                                                                    */
+
+/* The class's `_fields` tuple (new reference) or NULL with an exception set. */
+static PyObject *
+record_fields(PyTypeObject *type)
+{
+    PyObject *fields = PyObject_GetAttr((PyObject *)type, str_fields);
+    if (fields != NULL && !PyTuple_Check(fields)) {
+        PyErr_Format(PyExc_TypeError, "%.200s._fields must be a tuple", type->tp_name);
+        Py_CLEAR(fields);
+    }
+    return fields;
+}
+
+/* Position of `name` in `fields`, or -1 (no exception) when it is not a field. */
+static Py_ssize_t
+field_position(PyObject *fields, PyObject *name)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(fields);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyTuple_GET_ITEM(fields, i) == name) {
+            return i;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *field = PyTuple_GET_ITEM(fields, i);
+        if (PyUnicode_Check(name) && PyUnicode_Compare(field, name) == 0) {
+            return i;
+        }
+    }
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+    }
+    return -1;
+}
+
+static void
+no_such_field(PyTypeObject *type, PyObject *fields, PyObject *name)
+{
+    PyObject *sep = PyUnicode_FromString(", ");
+    PyObject *listed = sep ? PyUnicode_Join(sep, fields) : NULL;
+    Py_XDECREF(sep);
+    if (listed == NULL) {
+        return;
+    }
+    PyErr_Format(PyExc_TypeError, "%s has no field %R; fields are %U",
+                 _PyType_Name(type), name, listed);
+    Py_DECREF(listed);
+}
+
+/* A new record of `type` with `n` items, all NULL. */
+static PyObject *
+record_alloc(PyTypeObject *type, Py_ssize_t n)
+{
+    return type->tp_alloc(type, n);
+}
+
+static PyObject *
+record_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *fields = record_fields(type);
+    if (fields == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(fields);
+    Py_ssize_t given = PyTuple_GET_SIZE(args);
+    if (given > n) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %zd field value(s) but %zd were given",
+                     _PyType_Name(type), n, given);
+        Py_DECREF(fields);
+        return NULL;
+    }
+    PyObject *self = record_alloc(type, n);
+    if (self == NULL) {
+        Py_DECREF(fields);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < given; i++) {
+        PyObject *item = PyTuple_GET_ITEM(args, i);
+        Py_INCREF(item);
+        PyTuple_SET_ITEM(self, i, item);
+    }
+    if (kwds != NULL) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(kwds, &pos, &key, &value)) {
+            Py_ssize_t i = field_position(fields, key);
+            if (i < 0) {
+                PyErr_Format(PyExc_TypeError, "%s() got an unexpected field %R",
+                             _PyType_Name(type), key);
+                goto fail;
+            }
+            if (PyTuple_GET_ITEM(self, i) != NULL) {
+                PyErr_Format(PyExc_TypeError, "%s() got multiple values for field %R",
+                             _PyType_Name(type), key);
+                goto fail;
+            }
+            Py_INCREF(value);
+            PyTuple_SET_ITEM(self, i, value);
+        }
+    }
+    if (given + (kwds ? PyDict_GET_SIZE(kwds) : 0) < n) {
+        PyObject *defaults = PyObject_GetAttr((PyObject *)type, str_defaults);
+        if (defaults == NULL) {
+            goto fail;
+        }
+        if (!PyDict_Check(defaults)) {
+            PyErr_Format(PyExc_TypeError, "%s._defaults must be a dict", _PyType_Name(type));
+            Py_DECREF(defaults);
+            goto fail;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (PyTuple_GET_ITEM(self, i) != NULL) {
+                continue;
+            }
+            PyObject *name = PyTuple_GET_ITEM(fields, i);
+            PyObject *value = PyDict_GetItemWithError(defaults, name);
+            if (value == NULL) {
+                if (!PyErr_Occurred()) {
+                    PyErr_Format(PyExc_TypeError, "%s() missing a value for field %R",
+                                 _PyType_Name(type), name);
+                }
+                Py_DECREF(defaults);
+                goto fail;
+            }
+            Py_INCREF(value);
+            PyTuple_SET_ITEM(self, i, value);
+        }
+        Py_DECREF(defaults);
+    }
+    Py_DECREF(fields);
+    return self;
+fail:
+    Py_DECREF(fields);
+    Py_DECREF(self);
+    return NULL;
+}
+
+PyDoc_STRVAR(replace_doc,
+"replace(**changes)\n--\n\n"
+"Return a copy of this record with the given fields changed.");
+
+static PyObject *
+record_replace(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    if (nargs != 0) {
+        PyErr_Format(PyExc_TypeError, "%s.replace() takes field names as keywords only",
+                     _PyType_Name(type));
+        return NULL;
+    }
+    Py_ssize_t changes = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (changes == 0) {
+        Py_INCREF(self);
+        return self;
+    }
+    PyObject *fields = record_fields(type);
+    if (fields == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(self);
+    PyObject *copy = record_alloc(type, n);
+    if (copy == NULL) {
+        Py_DECREF(fields);
+        return NULL;
+    }
+    PyObject **to = ((PyTupleObject *)copy)->ob_item;
+    PyObject **from = ((PyTupleObject *)self)->ob_item;
+    for (Py_ssize_t j = 0; j < changes; j++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, j);
+        Py_ssize_t i = field_position(fields, name);
+        if (i < 0 || i >= n) {
+            no_such_field(type, fields, name);
+            Py_DECREF(fields);
+            Py_DECREF(copy);
+            return NULL;
+        }
+        PyObject *value = args[j];
+        Py_INCREF(value);
+        Py_XSETREF(to[i], value);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (to[i] == NULL) {
+            Py_INCREF(from[i]);
+            to[i] = from[i];
+        }
+    }
+    Py_DECREF(fields);
+    return copy;
+}
+
+static PyObject *
+record_richcompare(PyObject *self, PyObject *other, int op)
+{
+    if (op == Py_EQ || op == Py_NE) {
+        if (Py_TYPE(self) != Py_TYPE(other)) {
+            return PyBool_FromLong(op == Py_NE);
+        }
+    }
+    return PyTuple_Type.tp_richcompare(self, other, op);
+}
+
+static PyMethodDef record_methods[] = {
+    {"replace", (PyCFunction)(void (*)(void))record_replace, METH_FASTCALL | METH_KEYWORDS,
+     replace_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RecordBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "checker._values.RecordBase",
+    .tp_doc = PyDoc_STR("Tuple base of records: construction, replace() and equality in C."),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_TUPLE_SUBCLASS,
+    .tp_new = record_new,
+    .tp_richcompare = record_richcompare,
+    .tp_methods = record_methods,
+};
+
+PyDoc_STRVAR(field_descriptor_doc,
+"field_descriptor(cls, index, name, doc, /)\n--\n\n"
+"A read-only descriptor for item `index` of instances of the record class `cls`.");
+
+static PyObject *
+field_descriptor(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "field_descriptor(cls, index, name, doc)");
+        return NULL;
+    }
+    PyObject *cls = args[0];
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &RecordBase_Type)) {
+        PyErr_SetString(PyExc_TypeError, "field_descriptor: cls must be a record class");
+        return NULL;
+    }
+    Py_ssize_t index = PyLong_AsSsize_t(args[1]);
+    if (index == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t offset = (Py_ssize_t)offsetof(PyTupleObject, ob_item) +
+                        index * (Py_ssize_t)sizeof(PyObject *);
+    if (index < 0 || offset > INT16_MAX) {
+        PyErr_SetString(PyExc_ValueError, "field_descriptor: index out of range");
+        return NULL;
+    }
+    if (!PyUnicode_Check(args[2]) || !PyUnicode_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "field_descriptor: name and doc must be str");
+        return NULL;
+    }
+    /* Member definitions must outlive their descriptors, which live as long as the class:
+       they are allocated once per field of a record class and never freed. */
+    const char *name = PyUnicode_AsUTF8(args[2]);
+    const char *doc = PyUnicode_AsUTF8(args[3]);
+    if (name == NULL || doc == NULL) {
+        return NULL;
+    }
+    size_t name_size = strlen(name) + 1, doc_size = strlen(doc) + 1;
+    PyMemberDef *member = PyMem_RawMalloc(sizeof(PyMemberDef) + name_size + doc_size);
+    if (member == NULL) {
+        return PyErr_NoMemory();
+    }
+    char *text = (char *)(member + 1);
+    memcpy(text, name, name_size);
+    memcpy(text + name_size, doc, doc_size);
+    member->name = text;
+    member->type = MEMBER_OBJECT_EX;
+    member->offset = offset;
+    member->flags = MEMBER_READONLY;
+    member->doc = text + name_size;
+    PyObject *descriptor = PyDescr_NewMember((PyTypeObject *)cls, member);
+    if (descriptor == NULL) {
+        PyMem_RawFree(member);
+    }
+    return descriptor;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Maps.                                                                                       */
+
+typedef struct {
+    PyDictObject dict;
+    Py_hash_t hash; /* 0: not computed yet */
+} MapObject;
+
+static PyTypeObject MapBase_Type;
+
+static inline uint64_t
+mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* Order-independent hash of the items: equal maps hash alike whatever their insertion order. */
+static Py_hash_t
+map_hash(PyObject *self)
+{
+    MapObject *map = (MapObject *)self;
+    if (map->hash != 0) {
+        return map->hash;
+    }
+    uint64_t total = (uint64_t)PyDict_GET_SIZE(self);
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(self, &pos, &key, &value)) {
+        Py_hash_t hk = PyObject_Hash(key);
+        if (hk == -1) {
+            return -1;
+        }
+        Py_hash_t hv = PyObject_Hash(value);
+        if (hv == -1) {
+            return -1;
+        }
+        total += mix((uint64_t)hk ^ mix((uint64_t)hv + 0x9E3779B97F4A7C15ull));
+    }
+    Py_hash_t hash = (Py_hash_t)mix(total);
+    if (hash == 0 || hash == -1) {
+        hash = 1;
+    }
+    map->hash = hash;
+    return hash;
+}
+
+/* An empty map of the same class as `self`, with `self`'s items. */
+static PyObject *
+map_copy_of(PyObject *self)
+{
+    static PyObject *no_args = NULL;
+    if (no_args == NULL) {
+        no_args = PyTuple_New(0);
+        if (no_args == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *copy = PyDict_Type.tp_new(Py_TYPE(self), no_args, NULL);
+    if (copy == NULL) {
+        return NULL;
+    }
+    if (PyDict_Merge(copy, self, 1) < 0) {
+        Py_DECREF(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+PyDoc_STRVAR(map_set_doc, "set(key, value, /)\n--\n\nReturn a copy with key mapped to value.");
+
+static PyObject *
+map_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "set() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *copy = map_copy_of(self);
+    if (copy != NULL && PyDict_SetItem(copy, args[0], args[1]) < 0) {
+        Py_CLEAR(copy);
+    }
+    return copy;
+}
+
+PyDoc_STRVAR(map_merge_doc,
+"merge(changes, /)\n--\n\nReturn a copy with every entry of changes set.");
+
+static PyObject *
+map_merge(PyObject *self, PyObject *changes)
+{
+    PyObject *copy = map_copy_of(self);
+    if (copy != NULL && PyDict_Update(copy, changes) < 0) {
+        Py_CLEAR(copy);
+    }
+    return copy;
+}
+
+PyDoc_STRVAR(map_remove_doc,
+"remove(key, /)\n--\n\nReturn a copy without key (which must be present).");
+
+static PyObject *
+map_remove(PyObject *self, PyObject *key)
+{
+    PyObject *copy = map_copy_of(self);
+    if (copy != NULL && PyDict_DelItem(copy, key) < 0) {
+        Py_CLEAR(copy);
+    }
+    return copy;
+}
+
+static PyMethodDef map_methods[] = {
+    {"set", (PyCFunction)(void (*)(void))map_set, METH_FASTCALL, map_set_doc},
+    {"merge", (PyCFunction)map_merge, METH_O, map_merge_doc},
+    {"remove", (PyCFunction)map_remove, METH_O, map_remove_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject MapBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "checker._values.MapBase",
+    .tp_doc = PyDoc_STR("Dict base of immutable maps: cached hash and copying updates in C."),
+    .tp_basicsize = sizeof(MapObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_hash = map_hash,
+    .tp_methods = map_methods,
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Module.                                                                                     */
+
+static PyMethodDef module_methods[] = {
+    {"field_descriptor", (PyCFunction)(void (*)(void))field_descriptor, METH_FASTCALL,
+     field_descriptor_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef values_module = {
+    PyModuleDef_HEAD_INIT,
+    "checker._values",
+    "C bases of checker.values.Record and checker.values.Map.",
+    -1,
+    module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__values(void)
+{
+    str_fields = PyUnicode_InternFromString("_fields");
+    str_defaults = PyUnicode_InternFromString("_defaults");
+    if (str_fields == NULL || str_defaults == NULL) {
+        return NULL;
+    }
+    RecordBase_Type.tp_base = &PyTuple_Type;
+    RecordBase_Type.tp_hash = PyTuple_Type.tp_hash;
+    if (PyType_Ready(&RecordBase_Type) < 0) {
+        return NULL;
+    }
+    MapBase_Type.tp_base = &PyDict_Type;
+    MapBase_Type.tp_richcompare = PyDict_Type.tp_richcompare;
+    if (PyType_Ready(&MapBase_Type) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&values_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&RecordBase_Type);
+    if (PyModule_AddObject(module, "RecordBase", (PyObject *)&RecordBase_Type) < 0) {
+        Py_DECREF(&RecordBase_Type);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&MapBase_Type);
+    if (PyModule_AddObject(module, "MapBase", (PyObject *)&MapBase_Type) < 0) {
+        Py_DECREF(&MapBase_Type);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

@@ -1,0 +1,119 @@
+"""Records and maps behave the same with the C bases (checker._values) and without them.
+
+The same script runs in two child processes, one with the extension blocked, and both must
+print the same transcript: constructions, updates, equality, hashing, errors, pickling, and a
+whole model check with its fingerprints.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from checker import values
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = r"""
+import json, pickle, sys
+if sys.argv[1] == "python":
+    sys.modules["checker._values"] = None
+from checker import Bag, Id, Map, Record, values
+from checker.explore import check
+from checker.fingerprint import fingerprint
+from checker.loader import build_model
+
+out = {"c": values._values is not None}
+
+class Point(Record):
+    x: int
+    y: int = 0
+
+class Other(Record):
+    x: int
+    y: int = 0
+
+class Point3(Point):
+    z: object = None
+
+p = Point(1)
+q = p.replace(y=5)
+out["build"] = [repr(p), repr(Point(1, 2)), repr(Point(y=3, x=4)), repr(q), repr(Point3(1, 2))]
+out["fields"] = [p.x, p.y, q.y, Point3(1, 2, 3).z, Point3._fields]
+out["eq"] = [p == Point(1, 0), p == Other(1, 0), p != Other(1, 0), p == (1, 0),
+             hash(p) == hash(Point(1, 0)), p < q, p.replace() == p]
+out["pickle"] = [pickle.loads(pickle.dumps(q)) == q, type(pickle.loads(pickle.dumps(q))).__name__]
+
+errors = []
+for attempt in (lambda: Point(), lambda: Point(1, 2, 3), lambda: Point(1, w=2),
+                lambda: Point(1, x=2), lambda: p.replace(w=1), lambda: p.replace(1),
+                lambda: Map().set(1), lambda: Map({1: 2}).remove(3),
+                lambda: Map().__setitem__(1, 2), lambda: hash(Map({1: [2]}))):
+    try:
+        attempt()
+        errors.append("no error")
+    except Exception as exc:
+        errors.append(type(exc).__name__)
+out["errors"] = errors
+if out["c"]:
+    try:
+        tuple.__new__(Point, ())
+        out["short"] = "built"
+    except TypeError:
+        out["short"] = "refused"
+
+a, b = Id("n", 0), Id("n", 1)
+m = Map({a: 1})
+out["map"] = [repr(m.set(b, 2)), repr(m), repr(m.merge({b: 3, a: 0})), repr(m.set(b, 2).remove(a)),
+              type(m.set(b, 2)).__name__, m.set(b, 2) == {a: 1, b: 2},
+              hash(Map({a: 1, b: 2})) == hash(Map({b: 2, a: 1})),
+              hash(m) == hash(m.set(a, 1)), m.set(a, 1) is not m]
+bag = Bag().add("m").add("m").add("k")
+out["bag"] = [repr(bag), type(bag.remove_one("m")).__name__, bag.remove_one("m")["m"],
+              list(bag.elements())]
+
+model = build_model("models/two_phase_commit.py", {"rms": 4})
+result = check(model)
+out["check"] = [result.verdict, result.distinct_states, result.transitions, result.depth]
+out["fingerprint"] = fingerprint(model.initial_states()[0])
+print(json.dumps(out))
+"""
+
+
+def transcript(implementation: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", SCRIPT, implementation], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_pure_python_values_match_the_c_bases():
+    if values._values is None:
+        pytest.skip("checker._values was not built")
+    compiled, reference = transcript("c"), transcript("python")
+    assert compiled.pop("c") is True and reference.pop("c") is False
+    assert compiled.pop("short") == "refused"
+    assert compiled == reference
+    assert reference["check"] == ["ok", 1568, 8257, 13]
+    assert reference["errors"] == ["TypeError"] * 7 + ["KeyError", "TypeError", "TypeError"]
+    assert reference["eq"] == [True, False, True, False, True, True, True]
+
+
+def test_records_and_maps():
+    class Pair(values.Record):
+        left: object
+        right: object = None
+
+    pair = Pair(1)
+    assert (pair.left, pair.right) == (1, None)
+    assert pair.replace(right=2) == Pair(1, 2) != (1, 2)
+    assert Pair.left.__doc__ == "Field 'left'."
+    with pytest.raises(TypeError, match="Pair has no field 'middle'; fields are left, right"):
+        pair.replace(middle=3)
+    with pytest.raises(AttributeError):
+        pair.left = 5
+    m = values.Map({"a": 1})
+    assert m.set("b", 2) == {"a": 1, "b": 2} and m == {"a": 1}
