@@ -63,6 +63,8 @@ fnv(const unsigned char *data, Py_ssize_t size, uint64_t tag)
 /* Lazily loaded Python objects (single-phase init: one copy per process).                     */
 
 static PyTypeObject *id_type = NULL;     /* checker.values.Id */
+static PyTypeObject *record_type = NULL; /* checker.values.Record */
+static PyTypeObject *map_type = NULL;    /* checker.values.Map */
 static PyObject *enum_type = NULL;       /* enum.Enum */
 static PyObject *reference = NULL;       /* checker.fingerprint.fingerprint_python */
 static PyObject *str_name = NULL;        /* "name" */
@@ -82,20 +84,33 @@ import_attr(const char *module, const char *attr)
     return result;
 }
 
-static int
-load_id_type(void)
+static PyTypeObject *
+load_type(const char *name)
 {
-    PyObject *type = import_attr("checker.values", "Id");
+    PyObject *type = import_attr("checker.values", name);
     if (type == NULL) {
-        return -1;
+        return NULL;
     }
     if (!PyType_Check(type)) {
         Py_DECREF(type);
-        PyErr_SetString(PyExc_TypeError, "checker.values.Id is not a type");
+        PyErr_Format(PyExc_TypeError, "checker.values.%s is not a type", name);
+        return NULL;
+    }
+    return (PyTypeObject *)type;
+}
+
+/* Id, Record and Map from checker.values; id_type is set last, as the mark of success. */
+static int
+load_id_type(void)
+{
+    if (record_type == NULL && (record_type = load_type("Record")) == NULL) {
         return -1;
     }
-    id_type = (PyTypeObject *)type;
-    return 0;
+    if (map_type == NULL && (map_type = load_type("Map")) == NULL) {
+        return -1;
+    }
+    id_type = load_type("Id");
+    return id_type == NULL ? -1 : 0;
 }
 
 static PyObject *
@@ -158,6 +173,70 @@ type_name_fp(PyTypeObject *type, uint64_t *out)
     Py_XDECREF(old_type);
     Py_XDECREF(old_name);
     return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Cache of fingerprints of immutable values, keyed by address (direct-mapped, strong refs).   */
+/*                                                                                             */
+/* A successor shares most of its parts with its parent (the same frozenset of messages, the   */
+/* same per-node records), so the fingerprints of ids, records, frozensets and maps nested in  */
+/* a state are remembered by object.  An entry holds a reference to its object, so no other    */
+/* object can have that address while the entry exists; the values cached are immutable (a    */
+/* state may not be changed in place, see docs/modeling.md).  Only unpermuted fingerprints are */
+/* cached, and never the top-level value, which is new in nearly every call.                   */
+
+#ifndef Py_GIL_DISABLED
+#define VALUE_CACHE_SIZE (1 << 14)
+
+typedef struct {
+    PyObject *object;
+    uint64_t fp;
+} value_entry;
+
+static value_entry value_cache[VALUE_CACHE_SIZE];
+static PyObject *top_value = NULL; /* the argument of the running fingerprint() call */
+
+static inline value_entry *
+cache_slot(PyObject *value)
+{
+    uintptr_t address = (uintptr_t)value;
+    return &value_cache[((address >> 4) ^ (address >> 18)) & (VALUE_CACHE_SIZE - 1)];
+}
+
+static inline void
+cache_store(value_entry *entry, PyObject *value, uint64_t fp)
+{
+    if (value == top_value) {
+        return;
+    }
+    PyObject *old = entry->object;
+    Py_INCREF(value);
+    entry->object = value;
+    entry->fp = fp;
+    Py_XDECREF(old);
+}
+#endif
+
+/* Compute fingerprint `*out` of `value` with `compute`, through the cache when perm is NULL. */
+static inline int
+fp_cached(int (*compute)(PyObject *, PyObject *, uint64_t *), PyObject *value, PyObject *perm,
+          uint64_t *out)
+{
+#ifndef Py_GIL_DISABLED
+    if (perm == NULL) {
+        value_entry *entry = cache_slot(value);
+        if (entry->object == value) {
+            *out = entry->fp;
+            return 0;
+        }
+        if (compute(value, NULL, out) < 0) {
+            return -1;
+        }
+        cache_store(cache_slot(value), value, *out);
+        return 0;
+    }
+#endif
+    return compute(value, perm, out);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -289,6 +368,12 @@ fp_id(PyObject *value, uint64_t *out)
     }
     *out = mix(kind ^ mix(word));
     return 0;
+}
+
+static int
+fp_id_unpermuted(PyObject *value, PyObject *perm, uint64_t *out)
+{
+    return fp_id(value, out);
 }
 
 static int
@@ -554,7 +639,7 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
         if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
             return -1;
         }
-        rc = fp_id(value, out);
+        rc = fp_cached(fp_id_unpermuted, value, NULL, out);
         Py_LeaveRecursiveCall();
         return rc;
     }
@@ -582,7 +667,9 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
         if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
             return -1;
         }
-        rc = fp_tuple_subclass(value, perm, out);
+        rc = PyType_IsSubtype(type, record_type)
+                 ? fp_cached(fp_tuple_subclass, value, perm, out)
+                 : fp_tuple_subclass(value, perm, out);
         Py_LeaveRecursiveCall();
         return rc;
     }
@@ -590,7 +677,8 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
         if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
             return -1;
         }
-        rc = fp_set(value, perm, out);
+        rc = type == &PyFrozenSet_Type ? fp_cached(fp_set, value, perm, out)
+                                       : fp_set(value, perm, out);
         Py_LeaveRecursiveCall();
         return rc;
     }
@@ -598,7 +686,8 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
         if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
             return -1;
         }
-        rc = fp_dict(value, perm, out);
+        rc = PyType_IsSubtype(type, map_type) ? fp_cached(fp_dict, value, perm, out)
+                                              : fp_dict(value, perm, out);
         Py_LeaveRecursiveCall();
         return rc;
     }
@@ -621,6 +710,21 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
 /* ------------------------------------------------------------------------------------------ */
 /* Module.                                                                                     */
 
+/* fp_value for the argument of a call from Python, which the cache does not keep. */
+static int
+fp_top(PyObject *value, PyObject *perm, uint64_t *out)
+{
+#ifndef Py_GIL_DISABLED
+    PyObject *outer = top_value;
+    top_value = value;
+    int rc = fp_value(value, perm, out);
+    top_value = outer;
+    return rc;
+#else
+    return fp_value(value, perm, out);
+#endif
+}
+
 PyDoc_STRVAR(fingerprint_doc,
 "fingerprint(value, /) -> int\n\n"
 "The stable 64-bit fingerprint of value; bit-identical to\n"
@@ -633,7 +737,7 @@ py_fingerprint(PyObject *module, PyObject *value)
         return NULL;
     }
     uint64_t h;
-    if (fp_value(value, NULL, &h) < 0) {
+    if (fp_top(value, NULL, &h) < 0) {
         return NULL;
     }
     return PyLong_FromUnsignedLongLong(h);
@@ -664,7 +768,7 @@ py_fingerprint_permuted(PyObject *module, PyObject *const *args, Py_ssize_t narg
         return NULL;
     }
     uint64_t h;
-    if (fp_value(args[0], PyDict_GET_SIZE(perm) ? perm : NULL, &h) < 0) {
+    if (fp_top(args[0], PyDict_GET_SIZE(perm) ? perm : NULL, &h) < 0) {
         return NULL;
     }
     return PyLong_FromUnsignedLongLong(h);

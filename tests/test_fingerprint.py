@@ -330,3 +330,29 @@ def test_fingerprints_do_not_depend_on_pythonhashseed() -> None:
     python_fp, c_fp = outputs[0][0], outputs[0][-1]
     if c_fp.isdigit():
         assert python_fp == c_fp
+
+
+shared_parts = st.recursive(leaves, lambda children: _containers(children, True), max_leaves=8)
+
+
+@FAST
+@given(st.lists(shared_parts, min_size=1, max_size=6),
+       st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=20))
+def test_parts_shared_between_values_fingerprint_as_in_the_reference(
+    c_fp: Any, parts: list[Any], picks: list[tuple[int, int]]
+) -> None:
+    """The C side remembers fingerprints of ids, records, frozensets and maps by object; values
+    that share those objects (as a state shares them with its successors) still agree."""
+    for i, j in picks:
+        left, right = parts[i % len(parts)], parts[j % len(parts)]
+        for whole in [(left, right), Msg(left, frozenset({right}), Map({left: right}))]:
+            assert c_fp.fingerprint(whole) == fingerprint_python(whole)
+
+
+def test_remembered_fingerprints_survive_address_reuse(c_fp: Any) -> None:
+    """Far more short-lived parts than the C cache has entries: freed objects' addresses are
+    reused by new ones, which must not inherit a remembered fingerprint."""
+    for i in range(60_000):
+        part = frozenset({i % 7, Id("n", i % 5)}) if i % 2 else Map({Id("n", i % 3): i % 11})
+        whole = (part, Point(i % 13, part))
+        assert c_fp.fingerprint(whole) == fingerprint_python(whole)
