@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from types import GeneratorType
 from typing import Any
 
 from checker.fingerprint import collision_probability, fingerprint
@@ -35,7 +36,10 @@ from checker.model import (
 from checker.store import NEW_ONLY, new_store
 from checker.trace import Step, Trace, rebuild_path, step_for
 
-__all__ = ["Explorer", "Options", "Progress", "Result", "check", "drain", "start", "successors"]
+__all__ = [
+    "Explorer", "Options", "Progress", "Result", "check", "drain", "expander", "start",
+    "successors",
+]
 
 OK = "ok"
 VIOLATION = "violation"
@@ -126,6 +130,65 @@ def successors(state: Any, actions: list[ActionSpec]) -> Iterator[tuple[ActionSp
                 raise ModelRaised(spec.describe(args), exc) from exc
 
 
+_RESULT = """\
+        if r is not None:
+            if type(r) is list or type(r) is GeneratorType:
+                for x in r:
+                    if x is not None:
+                        append(x)
+            else:
+                append(r)
+"""
+
+
+def expander(actions: list[ActionSpec]) -> Callable[[Any], list[Any]]:
+    """A function returning the successor states of a state, in :func:`successors` order.
+
+    This is the search's hot path: the function is generated with one loop per action and its
+    arguments unpacked, because calling an action with ``*args`` costs more than the call.
+    It gives no labels; when it raises, re-run :func:`successors` to find the failing step.
+    """
+    scope: dict[str, Any] = {"GeneratorType": GeneratorType}
+    lines = ["def expand(s):", "    out = []", "    append = out.append"]
+    for i, spec in enumerate(actions):
+        scope[f"step{i}"] = spec.step
+        arity = len(spec.domains)
+        names = ", ".join(f"a{k}" for k in range(arity))
+        if arity == 0:
+            lines += ["    if True:", f"        r = step{i}(s)"]
+        else:
+            if spec.static_args is not None:
+                scope[f"args{i}"] = spec.static_args
+                source = f"args{i}"
+            elif arity == 1:
+                scope[f"domain{i}"] = spec.domains[0]
+                lines.append(f"    for a0 in domain{i}(s):")
+                lines.append(f"        r = step{i}(s, a0)")
+                lines.append(_RESULT.rstrip("\n"))
+                continue
+            else:
+                scope[f"spec{i}"] = spec
+                source = f"spec{i}.arguments(s)"
+            lines.append(f"    for {names}, in {source}:")
+            lines.append(f"        r = step{i}(s, {names})")
+        lines.append(_RESULT.rstrip("\n"))
+    lines.append("    return out")
+    exec("\n".join(lines), scope)  # noqa: S102 - generated from the action list only
+    return scope["expand"]
+
+
+def replayed(state: Any, actions: list[ActionSpec], original: BaseException) -> Iterator[Any]:
+    """The successors of ``state`` one by one, for a state whose :func:`expander` raised.
+
+    Re-running the enumeration raises the model's exception again at the failing step, with
+    its label, after the successors before it; should it not raise again, ``original`` is
+    reported as it is.
+    """
+    for _, _, successor in successors(state, actions):
+        yield successor
+    raise ModelRaised("an action (it did not raise when run again)", original)
+
+
 def describe_exception(exc: BaseException, model_file: str | None) -> str:
     """``Type: message`` plus the model file's line where it was raised, when known."""
     where = ""
@@ -152,6 +215,7 @@ class Explorer:
         self.fingerprint = fingerprint_fn or fingerprint
         self.symmetry = symmetry
         self.actions = model.actions()
+        self.expand = expander(self.actions)
         properties = model.properties()
         selected = self.options.invariants
         self.invariants = [p for p in properties if p.kind == INVARIANT]
@@ -204,6 +268,7 @@ class Explorer:
         constraints = self.constraints
         pending = list(self.sometimes)
         actions = self.actions
+        expand = self.expand
         max_depth = options.max_depth
         max_states = options.max_states
         deadline = started + options.time_limit if options.time_limit is not None else None
@@ -279,11 +344,12 @@ class Explorer:
                     store.grow()
                     offer, set_parent = store.offer, store.set_parent
                 ordinal = 0
-                spec = None
-                args: tuple[Any, ...] = ()
                 try:
-                    for transition in successors(state, actions):
-                        spec, args, successor = transition
+                    produced = expand(state)
+                except Exception as exc:
+                    produced = replayed(state, actions, exc)
+                try:
+                    for successor in produced:
                         if action_invariants:
                             broken = self._broken_action_invariant(state, successor)
                             if broken is not None:
@@ -309,8 +375,7 @@ class Explorer:
                 except Exception as exc:
                     transitions += ordinal
                     if not isinstance(exc, ModelRaised):
-                        label = spec.describe(args) if spec is not None else "?"
-                        exc = ModelRaised(label, exc)
+                        exc = ModelRaised(self.describe_transition(state, ordinal), exc)
                     return raised(exc, number, None)
                 transitions += ordinal
                 if ordinal == 0 and self.check_deadlock and not self.model.final(state):
@@ -345,6 +410,12 @@ class Explorer:
             return self._result(VIOLATION, started, depth, transitions,
                                 property=pending[0].name, property_kind=SOMETIMES)
         return self._result(OK, started, depth, transitions)
+
+    def describe_transition(self, state: Any, ordinal: int) -> str:
+        """The label of transition ``ordinal`` out of ``state`` (for error messages)."""
+        for spec, args, _ in islice(successors(state, self.actions), ordinal, None):
+            return spec.describe(args)
+        return "?"
 
     def _broken_action_invariant(self, state: Any, successor: Any) -> Property | None:
         for prop in self.action_invariants:

@@ -49,6 +49,7 @@ from checker.explore import (
     Result,
     describe_exception,
     memory_short,
+    replayed,
     successors,
 )
 from checker.model import ACTION_INVARIANT, Model
@@ -215,6 +216,7 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, le
     from checker._table import TableFull
 
     actions = explorer.actions
+    expand = explorer.expand
     action_invariants = explorer.action_invariants
     constraints = explorer.constraints
     model = explorer.model
@@ -228,11 +230,12 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, le
             continue
         prefix = base | (rank << RANK_SHIFT)
         ordinal = 0
-        spec = None
-        args: tuple[Any, ...] = ()
         try:
-            for transition in successors(state, actions):
-                spec, args, successor = transition
+            produced = expand(state)
+        except Exception as exc:
+            produced = replayed(state, actions, exc)
+        try:
+            for successor in produced:
                 if action_invariants:
                     broken = explorer._broken_action_invariant(state, successor)
                     if broken is not None:
@@ -249,8 +252,8 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, le
             raise
         except Exception as exc:
             original = exc.original if isinstance(exc, ModelRaised) else exc
-            label = exc.label if isinstance(exc, ModelRaised) else (
-                spec.describe(args) if spec is not None else "?")
+            label = (exc.label if isinstance(exc, ModelRaised)
+                     else explorer.describe_transition(state, ordinal))
             message = describe_exception(original, explorer.model_file)
             degrees[rank] = ordinal
             event = Event(rank, ordinal, TRANSITION_EVENT, ERROR, parent, f"{label}\n{message}")

@@ -331,3 +331,99 @@ def test_search_stops_with_figures_when_memory_runs_short(tmp_path):
     meminfo.write_text("MemTotal: 24000000 kB\nMemAvailable: 12000000 kB\n")
     assert memory_short(10, 40.0, str(meminfo)) is None
     assert memory_short(10, 40.0, str(tmp_path / "missing")) is None
+
+
+class Mixed(Model):
+    """Actions of every shape: no argument, static one and two arguments, a domain that
+    depends on the state, and results that are None, one state, a list or a generator."""
+
+    deadlock = False
+
+    def init(self):
+        return [(0, 0), (1, 2)]
+
+    @action
+    def bump(self, s):
+        return (s[0] + 1, s[1]) if s[0] < 3 else None
+
+    @action(over=(0, 1, 2))
+    def put(self, s, v):
+        return [(s[0], v), None, (v, s[1])] if v != s[1] else None
+
+    @action(over=((0, 1), ("a", "b")))
+    def pair(self, s, n, tag):
+        if s[0] == n and tag == "a":
+            yield (s[1], s[0])
+            yield None
+
+    @action(over=lambda self, s: range(s[1]))
+    def lower(self, s, v):
+        return (s[0], v)
+
+    @action(over=(lambda self, s: range(s[0]), (1, 2)))
+    def shift(self, s, v, w):
+        return (v, (s[1] + w) % 3)
+
+
+@pytest.mark.parametrize("model_file, params", [
+    ("two_phase_commit.py", {"rms": 3}), ("paxos.py", {}), ("raft.py", {"restarts": 0}),
+    ("primary_backup.py", {}), ("paxos_actors.py", {"bug": "no_promise_check"}),
+])
+def test_the_generated_expander_gives_the_successors_in_enumeration_order(model_file, params):
+    from pathlib import Path
+
+    from checker.explore import expander, successors
+    from checker.loader import build_model
+
+    models = [Mixed()]
+    if model_file:
+        models.append(build_model(Path(__file__).parent.parent / "models" / model_file, params))
+    for model in models:
+        actions = model.actions()
+        expand = expander(actions)
+        frontier, seen = model.initial_states(), set()
+        while frontier and len(seen) < 3000:
+            state = frontier.pop()
+            expected = [successor for _, _, successor in successors(state, actions)]
+            assert expand(state) == expected
+            for successor in expected:
+                if successor not in seen:
+                    seen.add(successor)
+                    frontier.append(successor)
+
+
+class RaisesAfterSuccessors(Counter):
+    """At state 2 the first action gives 3, then this one raises."""
+
+    @action
+    def divide(self, s):
+        return 10 // (2 - s) if s == 2 else None
+
+
+class Unhashable(Counter):
+    @action
+    def listify(self, s):
+        return [[s]] if s == 1 else None
+
+
+class RaisesOnce(Counter):
+    def setup(self):
+        self.raised = False
+
+    @action
+    def once(self, s):
+        if s == 1 and not self.raised:
+            self.raised = True
+            raise ValueError("only the first time")
+
+
+def test_errors_name_the_failing_step_and_count_the_transitions_before_it():
+    result = check(RaisesAfterSuccessors())
+    assert result.verdict == "error" and result.trace.steps[-1].action == "divide"
+    assert result.transitions == 3  # 0->1, 1->2, then 2->3 before divide raised
+    result = check(Unhashable())
+    assert result.verdict == "error" and result.trace.steps[-1].action == "listify"
+    assert "cannot fingerprint" in result.error
+    result = check(RaisesOnce())
+    assert result.verdict == "error" and "only the first time" in result.error
+    assert "did not raise when run again" in result.error
