@@ -14,9 +14,11 @@ re-executing the recorded ordinals from an initial state (see :mod:`checker.trac
 from __future__ import annotations
 
 import builtins
+import gc
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from types import GeneratorType
@@ -189,6 +191,27 @@ def replayed(state: Any, actions: list[ActionSpec], original: BaseException) -> 
     raise ModelRaised("an action (it did not raise when run again)", original)
 
 
+YOUNG_OBJECTS = 100_000
+"""Allocations between collections of the youngest generation while a search runs."""
+
+
+@contextmanager
+def few_collections() -> Iterator[None]:
+    """Collect reference cycles less often while searching, then restore the thresholds.
+
+    A search allocates millions of short-lived records and maps that reference counting frees;
+    with the default threshold of 700 the cycle collector runs every few states and costs
+    about a fifth of the time (two-phase commit with 7 RMs: 6.9 s of CPU against 5.7 s).
+    Cycles are still collected, just in bigger batches.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], YOUNG_OBJECTS), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 def describe_exception(exc: BaseException, model_file: str | None) -> str:
     """``Type: message`` plus the model file's line where it was raised, when known."""
     where = ""
@@ -258,6 +281,10 @@ class Explorer:
 
     def run(self) -> Generator[Progress, None, Result]:
         """Search breadth-first, yielding progress; return the result."""
+        with few_collections():
+            return (yield from self._search())
+
+    def _search(self) -> Generator[Progress, None, Result]:
         started = time.perf_counter()
         options = self.options
         store = self.store

@@ -25,6 +25,7 @@ forked), so the same engine can later run on other machines.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import pickle
 import time
@@ -42,6 +43,7 @@ from checker.explore import (
     INCOMPLETE,
     OK,
     VIOLATION,
+    YOUNG_OBJECTS,
     Explorer,
     ModelRaised,
     Options,
@@ -126,6 +128,7 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
     from checker.loader import build_model
 
     path, params, name, symmetry = source
+    gc.set_threshold(max(gc.get_threshold()[0], YOUNG_OBJECTS), *gc.get_threshold()[1:])
     model = build_model(path, params, name)
     fingerprint = make_fingerprint(model, symmetry)[0]
     explorer = Explorer(model, options, fingerprint, symmetry)

@@ -427,3 +427,22 @@ def test_errors_name_the_failing_step_and_count_the_transitions_before_it():
     result = check(RaisesOnce())
     assert result.verdict == "error" and "only the first time" in result.error
     assert "did not raise when run again" in result.error
+
+
+def test_the_search_collects_cycles_less_often_and_restores_the_thresholds():
+    import gc
+
+    from checker.explore import YOUNG_OBJECTS
+
+    before = gc.get_threshold()
+    seen = []
+
+    class Watching(Counter):
+        @invariant
+        def watch(self, s):
+            seen.append(gc.get_threshold()[0])
+            return True
+
+    check(Watching())
+    assert seen and min(seen) >= YOUNG_OBJECTS
+    assert gc.get_threshold() == before
