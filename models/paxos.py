@@ -78,6 +78,10 @@ class Paxos(Model):
         self.V = ids("value", self.values)
         self.B = tuple(range(self.ballots))
         self.phase2_quorums = [frozenset(q) for q in combinations(self.A, self.q2)]
+        # Messages the guards look for, built once: the same objects every time.
+        self.msg1a = {b: Msg1a(b) for b in self.B}
+        self.msg2a = {(b, v): Msg2a(b, v) for b in self.B for v in self.V}
+        self.proposals = {b: frozenset(Msg2a(b, v) for v in self.V) for b in self.B}
 
     def init(self):
         return State(
@@ -89,17 +93,17 @@ class Paxos(Model):
 
     @action(over="B")
     def phase1a(self, s, b):
-        return s.replace(msgs=s.msgs | {Msg1a(b)})
+        return s.replace(msgs=s.msgs | {self.msg1a[b]})
 
     @action(over=("A", "B"))
     def phase1b(self, s, a, b):
-        if Msg1a(b) in s.msgs and b > s.max_bal[a]:
+        if self.msg1a[b] in s.msgs and b > s.max_bal[a]:
             reply = Msg1b(a, b, s.max_vbal[a], s.max_val[a])
             return s.replace(max_bal=s.max_bal.set(a, b), msgs=s.msgs | {reply})
 
     @action(over=("B", "V"))
     def phase2a(self, s, b, v):
-        if any(Msg2a(b, w) in s.msgs for w in self.V):
+        if not self.proposals[b].isdisjoint(s.msgs):
             return None
         promises = [m for m in s.msgs if type(m) is Msg1b and m.bal == b]
         if len(promises) < self.q1:
@@ -107,15 +111,15 @@ class Paxos(Model):
         for promised in combinations(promises, self.q1):
             voted = [m for m in promised if m.mbal >= 0]
             if not voted:
-                return s.replace(msgs=s.msgs | {Msg2a(b, v)})
+                return s.replace(msgs=s.msgs | {self.msg2a[b, v]})
             highest = max(m.mbal for m in voted)
             if any(m.mval == v and m.mbal == highest for m in voted):
-                return s.replace(msgs=s.msgs | {Msg2a(b, v)})
+                return s.replace(msgs=s.msgs | {self.msg2a[b, v]})
         return None
 
     @action(over=("A", "B", "V"))
     def phase2b(self, s, a, b, v):
-        if Msg2a(b, v) in s.msgs and b >= s.max_bal[a]:
+        if self.msg2a[b, v] in s.msgs and b >= s.max_bal[a]:
             return s.replace(
                 max_bal=s.max_bal.set(a, b),
                 max_vbal=s.max_vbal.set(a, b),
