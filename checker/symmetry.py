@@ -29,6 +29,13 @@ The relabelling is applied inside the fingerprint walk (``checker._fp.fingerprin
 when it is built, else :func:`fingerprint_permuted_python`, which gives identical results), so
 no permuted state is ever built on the hot path.
 
+The methods here are the reference. When ``checker._sym`` is built, a C core computes the same
+64-bit words for most states: the signatures of every id of a part in one walk, the unary
+fingerprint, the sort and the fully-symmetric test, and the relabelled fingerprint, with the
+plain fingerprints of recurring parts remembered by object. States that need individualisation
+(and values of unusual types) are handed back to the Python path. ``Symmetry(...,
+compiled=False)`` always takes the Python path; tests compare the two word for word.
+
 Symmetry is only sound when every property and action treats the ids of a kind alike. Before a
 search, :func:`canonical_fingerprint` explores a few hundred states without reduction and
 compares properties and successors on permuted copies (fixed seed, so deterministic); a
@@ -126,15 +133,28 @@ def _load_c_extension() -> Any:
     return getattr(_fp, "fingerprint_permuted", None)
 
 
+def _load_c_core() -> Any:
+    try:
+        from checker import _sym
+    except ImportError:
+        return None
+    return _sym.Core
+
+
 _c_fingerprint_permuted = _load_c_extension()
 fingerprint_permuted: Callable[[Any, dict[Id, Id]], int] = (
     _c_fingerprint_permuted or fingerprint_permuted_python
 )
 """Fingerprint with ids replaced: the C implementation when built, else the reference."""
 
+_CCore = _load_c_core()
+MAX_COMPILED_IDS = 64
+"""Symmetries with more movable ids than this always take the Python path."""
+
+
 def uses_c_extension() -> bool:
-    """Whether canonical forms use the compiled ``fingerprint_permuted``."""
-    return _c_fingerprint_permuted is not None
+    """Whether canonical forms are computed by the compiled ``checker._sym``."""
+    return _CCore is not None
 
 
 def permute(value: Any, mapping: dict[Id, Id]) -> Any:
@@ -221,7 +241,10 @@ class Symmetry:
     and missing here are left as they are: the reduction is then weaker, never unsound.
     """
 
-    def __init__(self, kinds: Iterable[str], ids: Iterable[Id], memo_size: int = 1 << 18) -> None:
+    def __init__(
+        self, kinds: Iterable[str], ids: Iterable[Id], memo_size: int = 1 << 18,
+        compiled: bool = True,
+    ) -> None:
         self.kinds = tuple(dict.fromkeys(kinds))
         by_kind: dict[str, list[Id]] = {kind: [] for kind in self.kinds}
         for item in sorted(set(ids)):
@@ -240,10 +263,57 @@ class Symmetry:
             mask[item] = _marker(item[0])
             self._signature_masks.append(mask)
         self._memo_size = memo_size
-        self.unary_possible = True
-        """False when some state is known not to be unary: parts are then not scanned."""
         self._by_value: dict[int, _PartInfo] = {}
         self._element_unary: dict[Any, bool] = {}
+        self._compiled = (
+            compiled and _CCore is not None and 0 < len(self._movable) <= MAX_COMPILED_IDS
+        )
+        self._unary_possible = True
+        self._core = self._new_core(0) if self._compiled else None
+
+    @property
+    def unary_possible(self) -> bool:
+        """False when some state is known not to be unary: parts are then not scanned.
+
+        Set it before :meth:`fingerprint_function`, whose function keeps the value it found.
+        """
+        return self._unary_possible
+
+    @unary_possible.setter
+    def unary_possible(self, value: bool) -> None:
+        self._unary_possible = value
+        if self._core is not None:
+            self._core.unary_possible = value
+
+    @property
+    def compiled(self) -> bool:
+        """Whether canonical fingerprints come from ``checker._sym`` (else the Python path)."""
+        return self._compiled
+
+    def _new_core(self, cache_size: int) -> Any:
+        """A ``checker._sym.Core`` for these ids: the same canonical fingerprints, in C.
+
+        It is given the fingerprints the Python path would compute (of each id, placeholder,
+        marker and kind number) and :meth:`_reference` for the states it leaves to Python.
+        """
+        hidden = self._hidden
+        return _CCore(
+            movable=self._movable,
+            id_fps=tuple(fingerprint(item) for item in self._movable),
+            hidden_fps=tuple(fingerprint(hidden[item]) for item in self._movable),
+            marker_fps=tuple(fingerprint(_marker(item[0])) for item in self._movable),
+            kind_fps=tuple(fingerprint(number) for number in self._kind_numbers),
+            group_sizes=tuple(len(group) for group in self._groups),
+            unary_tag_fp=fingerprint(_UNARY),
+            fallback=self._reference,
+            memo_size=self._memo_size,
+            cache_size=cache_size,
+            unary_possible=self._unary_possible,
+        )
+
+    def _reference(self, state: Any) -> int:
+        """The canonical fingerprint by the Python path (what the C core leaves to it)."""
+        return self._canonical(state, fingerprint(state))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}: {len(v)}" for k, v in self.ids.items())
@@ -255,15 +325,21 @@ class Symmetry:
         For a state that is not unary it is the fingerprint of the canonical representative
         (:meth:`canonical_state`); for a unary one, of the orbit's skeleton and views.
         """
+        if self._core is not None:
+            return self._core.canonical(state)
         return self._canonical(state, fingerprint(state))
 
     def fingerprint_function(self, cache_size: int = 1 << 18) -> Callable[[Any], int]:
         """:meth:`canonical_fingerprint` behind a cache keyed by the plain fingerprint.
 
         Breadth-first search meets the same real state many times (once per transition into
-        it); the cache answers those repeats with one plain fingerprint and a lookup. It is
-        emptied when it holds ``cache_size`` entries, which bounds its memory.
+        it); the cache answers those repeats with one plain fingerprint and a lookup. The
+        Python cache is emptied when it holds ``cache_size`` entries; the compiled one has
+        ``cache_size`` slots (rounded down to a power of two), a new entry replacing the one
+        in its slot. Either way its memory is bounded.
         """
+        if self._compiled:
+            return self._new_core(cache_size).fingerprint
         cache: dict[int, int] = {}
         canonical = self._canonical
         plain = fingerprint
@@ -394,9 +470,15 @@ class Symmetry:
             return _scan(part, self._position, set())
         verdicts = self._element_unary
         for element in elements:
-            verdict = verdicts.get(element)
-            if verdict is None:
+            try:
+                verdict = verdicts.get(element)
+            except TypeError:  # an unhashable element (a set in a map) is scanned each time
                 inner: set[Id] = set()
+                if not (_scan(element, self._position, inner) and len(inner) < 2):
+                    return False
+                continue
+            if verdict is None:
+                inner = set()
                 verdict = _scan(element, self._position, inner) and len(inner) < 2
                 if len(verdicts) >= self._memo_size:
                     verdicts.clear()
