@@ -92,15 +92,38 @@ record_alloc(PyTypeObject *type, Py_ssize_t n)
     return type->tp_alloc(type, n);
 }
 
+/* Put `value` in the field called `name` of the record being built, or fail. */
+static int
+assign_keyword(PyTypeObject *type, PyObject *fields, PyObject *self, PyObject *name,
+               PyObject *value)
+{
+    Py_ssize_t i = field_position(fields, name);
+    if (i < 0) {
+        PyErr_Format(PyExc_TypeError, "%s() got an unexpected field %R", _PyType_Name(type),
+                     name);
+        return -1;
+    }
+    if (PyTuple_GET_ITEM(self, i) != NULL) {
+        PyErr_Format(PyExc_TypeError, "%s() got multiple values for field %R",
+                     _PyType_Name(type), name);
+        return -1;
+    }
+    Py_INCREF(value);
+    PyTuple_SET_ITEM(self, i, value);
+    return 0;
+}
+
+/* A record of `type` from positional values, then keywords either as the names `kwnames`
+   (values after the positional ones in `args`, vectorcall style) or as the dict `kwds`. */
 static PyObject *
-record_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+record_build(PyTypeObject *type, PyObject *const *args, Py_ssize_t given, PyObject *kwnames,
+             PyObject *kwds)
 {
     PyObject *fields = record_fields(type);
     if (fields == NULL) {
         return NULL;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(fields);
-    Py_ssize_t given = PyTuple_GET_SIZE(args);
     if (given > n) {
         PyErr_Format(PyExc_TypeError, "%s() takes %zd field value(s) but %zd were given",
                      _PyType_Name(type), n, given);
@@ -113,30 +136,31 @@ record_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     }
     for (Py_ssize_t i = 0; i < given; i++) {
-        PyObject *item = PyTuple_GET_ITEM(args, i);
-        Py_INCREF(item);
-        PyTuple_SET_ITEM(self, i, item);
+        Py_INCREF(args[i]);
+        PyTuple_SET_ITEM(self, i, args[i]);
+    }
+    Py_ssize_t filled = given;
+    if (kwnames != NULL) {
+        Py_ssize_t count = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t j = 0; j < count; j++) {
+            if (assign_keyword(type, fields, self, PyTuple_GET_ITEM(kwnames, j),
+                               args[given + j]) < 0) {
+                goto fail;
+            }
+        }
+        filled += count;
     }
     if (kwds != NULL) {
         Py_ssize_t pos = 0;
         PyObject *key, *value;
         while (PyDict_Next(kwds, &pos, &key, &value)) {
-            Py_ssize_t i = field_position(fields, key);
-            if (i < 0) {
-                PyErr_Format(PyExc_TypeError, "%s() got an unexpected field %R",
-                             _PyType_Name(type), key);
+            if (assign_keyword(type, fields, self, key, value) < 0) {
                 goto fail;
             }
-            if (PyTuple_GET_ITEM(self, i) != NULL) {
-                PyErr_Format(PyExc_TypeError, "%s() got multiple values for field %R",
-                             _PyType_Name(type), key);
-                goto fail;
-            }
-            Py_INCREF(value);
-            PyTuple_SET_ITEM(self, i, value);
         }
+        filled += PyDict_GET_SIZE(kwds);
     }
-    if (given + (kwds ? PyDict_GET_SIZE(kwds) : 0) < n) {
+    if (filled < n) {
         PyObject *defaults = PyObject_GetAttr((PyObject *)type, str_defaults);
         if (defaults == NULL) {
             goto fail;
@@ -171,6 +195,24 @@ fail:
     Py_DECREF(fields);
     Py_DECREF(self);
     return NULL;
+}
+
+static PyObject *
+record_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    return record_build(type, &PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), NULL,
+                        kwds != NULL && PyDict_GET_SIZE(kwds) ? kwds : NULL);
+}
+
+/* Calling a record class: the same as record_new, without packing the arguments. */
+static PyObject *
+record_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) == 0) {
+        kwnames = NULL;
+    }
+    return record_build((PyTypeObject *)callable, args, nargs, kwnames, NULL);
 }
 
 PyDoc_STRVAR(replace_doc,
@@ -310,6 +352,33 @@ field_descriptor(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return descriptor;
 }
 
+PyDoc_STRVAR(install_vectorcall_doc,
+"install_vectorcall(cls, /) -> bool\n--\n\n"
+"Let calls of the record class cls build records without packing their arguments, when\n"
+"neither cls nor its metaclass customises construction; returns whether it did.");
+
+static PyObject *
+install_vectorcall(PyObject *module, PyObject *cls)
+{
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &RecordBase_Type)) {
+        PyErr_SetString(PyExc_TypeError, "install_vectorcall: cls must be a record class");
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyTypeObject *meta = Py_TYPE(cls);
+    int plain = type->tp_new == record_new && type->tp_init == PyBaseObject_Type.tp_init &&
+                meta->tp_call == PyType_Type.tp_call &&
+                meta->tp_vectorcall_offset == PyType_Type.tp_vectorcall_offset;
+    if (!plain) {
+        type->tp_vectorcall = NULL;
+        Py_RETURN_FALSE;
+    }
+    /* A metaclass that keeps type's __call__ calls like type: through tp_vectorcall. */
+    meta->tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL;
+    type->tp_vectorcall = record_vectorcall;
+    Py_RETURN_TRUE;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Maps.                                                                                       */
 
@@ -447,6 +516,7 @@ static PyTypeObject MapBase_Type = {
 static PyMethodDef module_methods[] = {
     {"field_descriptor", (PyCFunction)(void (*)(void))field_descriptor, METH_FASTCALL,
      field_descriptor_doc},
+    {"install_vectorcall", (PyCFunction)install_vectorcall, METH_O, install_vectorcall_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -108,6 +108,8 @@ class _RecordMeta(type):
                     raise TypeError(f"record {name}: field {field!r} is not an identifier")
             if _values is None:
                 _install_record_methods(cls, fields, defaults)
+            else:
+                _values.install_vectorcall(cls)
             for i, field in enumerate(fields):
                 setattr(cls, field, _field_descriptor(cls, i, field, f"Field {field!r}."))
         return cls

@@ -117,3 +117,16 @@ def test_records_and_maps():
         pair.left = 5
     m = values.Map({"a": 1})
     assert m.set("b", 2) == {"a": 1, "b": 2} and m == {"a": 1}
+
+
+def test_a_record_class_with_its_own_constructor_keeps_it():
+    class Base(values.Record):
+        x: int
+        y: int = 0
+
+    class Doubling(Base):
+        def __new__(cls, x, y=0):
+            return super().__new__(cls, 2 * x, y)
+
+    assert Doubling(3) == Doubling(3, 0) and tuple(Doubling(3)) == (6, 0)
+    assert tuple(Base(3)) == (3, 0) and Base(y=1, x=2).y == 1
