@@ -459,7 +459,21 @@ typedef struct {
 typedef struct {
     PyObject *object;
     uint64_t fp;
+    uint64_t occurs; /* the movable ids inside */
 } value_entry;
+
+/* Signatures of small immutable values (a message, an entry) by address, for values holding
+   at most two movable ids: the elements of a set that gained one element are not walked
+   again. */
+#define SIGNATURE_CACHE_SIZE (1 << 13)
+
+typedef struct {
+    PyObject *object;
+    uint64_t hidden;
+    uint64_t mask;
+    uint64_t sig[2]; /* of the lowest and the highest id in mask */
+    int unary;
+} signature_entry;
 
 /* Ids by address: their fingerprint and position (-1: not movable).  States hold the same
    few id objects everywhere. */
@@ -498,6 +512,7 @@ typedef struct {
     size_t cache_limit;
     value_entry *values;       /* VALUE_CACHE_SIZE entries */
     id_entry *id_cache;        /* ID_CACHE_SIZE entries */
+    signature_entry *signature_cache; /* SIGNATURE_CACHE_SIZE entries */
 } Core;
 
 static inline value_entry *
@@ -505,6 +520,26 @@ value_slot(Core *self, PyObject *value)
 {
     uintptr_t address = (uintptr_t)value;
     return &self->values[((address >> 4) ^ (address >> 18)) & (VALUE_CACHE_SIZE - 1)];
+}
+
+/* Whether `value` may be in a cache keyed by address (the types never stored are skipped). */
+static inline int
+may_be_cached(PyObject *value)
+{
+    PyTypeObject *type = Py_TYPE(value);
+    return type != &PyLong_Type && type != &PyTuple_Type && type != id_type &&
+           type != &PyBool_Type && value != Py_None;
+}
+
+static inline void
+remember(value_entry *entry, PyObject *value, uint64_t fp, uint64_t occurs)
+{
+    PyObject *old = entry->object;
+    Py_INCREF(value);
+    entry->object = value;
+    entry->fp = fp;
+    entry->occurs = occurs;
+    Py_XDECREF(old);
 }
 
 /* Records, frozensets and maps: the immutable containers whose plain fingerprint is kept. */
@@ -581,20 +616,29 @@ str_fp(Core *self, PyObject *value, uint64_t *out)
     if (fp_str(value, out) < 0) {
         return -1;
     }
-    PyObject *old = entry->object;
-    Py_INCREF(value);
-    entry->object = value;
-    entry->fp = *out;
-    Py_XDECREF(old);
+    remember(entry, value, *out, 0);
     return 0;
 }
 
-/* Plain fingerprint (subst NULL), or with each movable id at position p hashed as subst[p]. */
+/* Plain fingerprint (subst NULL), or with each movable id at position p hashed as subst[p],
+   `moved` being the ids that subst changes.  *occurs gains the movable ids met.  A value seen
+   before is answered by address: always for the plain fingerprint, and for a permuted one
+   when none of its ids moves. */
 static int
-walk_plain(Core *self, PyObject *value, const uint64_t *subst, uint64_t *out)
+walk_plain(Core *self, PyObject *value, const uint64_t *subst, uint64_t moved, uint64_t *out,
+           uint64_t *occurs)
 {
     if (Py_IS_TYPE(value, &PyUnicode_Type)) {
         return str_fp(self, value, out);
+    }
+    value_entry *entry = NULL;
+    if (may_be_cached(value)) {
+        entry = value_slot(self, value);
+        if (entry->object == value && (subst == NULL || !(entry->occurs & moved))) {
+            *out = entry->fp;
+            *occurs |= entry->occurs;
+            return 0;
+        }
     }
     uint64_t h;
     int kind = classify(value, &h);
@@ -610,30 +654,29 @@ walk_plain(Core *self, PyObject *value, const uint64_t *subst, uint64_t *out)
     case KIND_ID: {
         Py_ssize_t position;
         rc = id_facts(self, value, &position, out);
-        if (rc == 0 && subst != NULL && position >= 0) {
-            *out = subst[position];
+        if (rc == 0 && position >= 0) {
+            *occurs |= (uint64_t)1 << position;
+            if (subst != NULL) {
+                *out = subst[position];
+            }
         }
         return rc;
     }
     default:
         break;
     }
-    value_entry *entry = NULL;
-    if (subst == NULL && cacheable(value, kind)) {
-        entry = value_slot(self, value);
-        if (entry->object == value) {
-            *out = entry->fp;
-            return 0;
-        }
+    if (subst != NULL || !cacheable(value, kind)) {
+        entry = NULL;
     }
     if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
         return -1;
     }
+    uint64_t inner = 0;
     if (kind == KIND_TUPLE) {
         Py_ssize_t size = PyTuple_GET_SIZE(value);
         for (Py_ssize_t i = 0; i < size && rc == 0; i++) {
             uint64_t e = 0;
-            rc = walk_plain(self, PyTuple_GET_ITEM(value, i), subst, &e);
+            rc = walk_plain(self, PyTuple_GET_ITEM(value, i), subst, moved, &e, &inner);
             h = mix(h ^ e);
         }
     }
@@ -649,7 +692,7 @@ walk_plain(Core *self, PyObject *value, const uint64_t *subst, uint64_t *out)
                 break;
             }
             uint64_t e = 0;
-            rc = walk_plain(self, element, subst, &e);
+            rc = walk_plain(self, element, subst, moved, &e, &inner);
             Py_DECREF(element);
             total += mix(e ^ SET_SALT);
         }
@@ -664,9 +707,9 @@ walk_plain(Core *self, PyObject *value, const uint64_t *subst, uint64_t *out)
             uint64_t k = 0, v = 0;
             Py_INCREF(key);
             Py_INCREF(item);
-            rc = walk_plain(self, item, subst, &v);
+            rc = walk_plain(self, item, subst, moved, &v, &inner);
             if (rc == 0) {
-                rc = walk_plain(self, key, subst, &k);
+                rc = walk_plain(self, key, subst, moved, &k, &inner);
             }
             Py_DECREF(key);
             Py_DECREF(item);
@@ -680,12 +723,9 @@ walk_plain(Core *self, PyObject *value, const uint64_t *subst, uint64_t *out)
     }
     Py_LeaveRecursiveCall();
     *out = h;
+    *occurs |= inner;
     if (rc == 0 && entry != NULL) {
-        PyObject *old = entry->object;
-        Py_INCREF(value);
-        entry->object = value;
-        entry->fp = h;
-        Py_XDECREF(old);
+        remember(entry, value, h, inner);
     }
     return rc;
 }
@@ -840,6 +880,14 @@ signatures_dict(Core *self, PyObject *value, signatures *out)
     return 0;
 }
 
+static inline signature_entry *
+signature_slot(Core *self, PyObject *value)
+{
+    uintptr_t address = (uintptr_t)value;
+    return &self->signature_cache[((address >> 4) ^ (address >> 17)) &
+                                  (SIGNATURE_CACHE_SIZE - 1)];
+}
+
 static int
 walk_signatures(Core *self, PyObject *value, signatures *out)
 {
@@ -847,6 +895,29 @@ walk_signatures(Core *self, PyObject *value, signatures *out)
     out->unary = 1;
     if (Py_IS_TYPE(value, &PyUnicode_Type)) {
         return str_fp(self, value, &out->hidden);
+    }
+    signature_entry *known = NULL;
+    if (may_be_cached(value)) {
+        value_entry *plain = value_slot(self, value);
+        if (plain->object == value && plain->occurs == 0) {
+            out->hidden = plain->fp; /* no movable id inside: every signature is the plain */
+            return 0;
+        }
+        known = signature_slot(self, value);
+        if (known->object == value) {
+            out->hidden = known->hidden;
+            out->mask = known->mask;
+            out->unary = known->unary;
+            if (known->mask) {
+                int low = lowest_bit(known->mask);
+                out->sig[low] = known->sig[0];
+                uint64_t rest = known->mask & (known->mask - 1);
+                if (rest) {
+                    out->sig[lowest_bit(rest)] = known->sig[1];
+                }
+            }
+            return 0;
+        }
     }
     uint64_t h;
     int kind = classify(value, &h);
@@ -885,6 +956,18 @@ walk_signatures(Core *self, PyObject *value, signatures *out)
         rc = signatures_dict(self, value, out);
     }
     Py_LeaveRecursiveCall();
+    uint64_t rest = out->mask & (out->mask - 1);
+    if (rc == 0 && known != NULL && !(rest & (rest - 1)) && cacheable(value, kind)) {
+        PyObject *old = known->object;
+        Py_INCREF(value);
+        known->object = value;
+        known->hidden = out->hidden;
+        known->mask = out->mask;
+        known->unary = out->unary;
+        known->sig[0] = out->mask ? out->sig[lowest_bit(out->mask)] : 0;
+        known->sig[1] = rest ? out->sig[lowest_bit(rest)] : 0;
+        Py_XDECREF(old);
+    }
     return rc;
 }
 
@@ -1064,7 +1147,8 @@ permuted_fingerprint(Core *self, const state_view *view, const uint64_t *subst, 
     for (Py_ssize_t i = 0; i < view->count; i++) {
         uint64_t e = view->keys[i];
         if (view->occurs[i] & moved) {
-            int rc = walk_plain(self, view->parts[i], subst, &e);
+            uint64_t ignored = 0;
+            int rc = walk_plain(self, view->parts[i], subst, moved, &e, &ignored);
             if (rc != 0) {
                 return rc;
             }
@@ -1294,7 +1378,8 @@ canonical(Core *self, PyObject *state, int cached, uint64_t *out)
     int rc = 0;
     uint64_t h = view.start;
     for (Py_ssize_t i = 0; i < view.count && rc == 0; i++) {
-        rc = walk_plain(self, view.parts[i], NULL, &view.keys[i]);
+        uint64_t ignored = 0;
+        rc = walk_plain(self, view.parts[i], NULL, 0, &view.keys[i], &ignored);
         h = mix(h ^ view.keys[i]);
     }
     view.base = view.split ? h : view.keys[0];
@@ -1506,7 +1591,8 @@ core_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     self->values = PyMem_Calloc(VALUE_CACHE_SIZE, sizeof(value_entry));
     self->id_cache = PyMem_Calloc(ID_CACHE_SIZE, sizeof(id_entry));
-    if (self->values == NULL || self->id_cache == NULL) {
+    self->signature_cache = PyMem_Calloc(SIGNATURE_CACHE_SIZE, sizeof(signature_entry));
+    if (self->values == NULL || self->id_cache == NULL || self->signature_cache == NULL) {
         PyErr_NoMemory();
         goto error;
     }
@@ -1542,6 +1628,11 @@ core_traverse(Core *self, visitproc visit, void *arg)
             Py_VISIT(self->id_cache[i].object);
         }
     }
+    if (self->signature_cache != NULL) {
+        for (size_t i = 0; i < SIGNATURE_CACHE_SIZE; i++) {
+            Py_VISIT(self->signature_cache[i].object);
+        }
+    }
     return 0;
 }
 
@@ -1560,6 +1651,11 @@ core_clear(Core *self)
             Py_CLEAR(self->id_cache[i].object);
         }
     }
+    if (self->signature_cache != NULL) {
+        for (size_t i = 0; i < SIGNATURE_CACHE_SIZE; i++) {
+            Py_CLEAR(self->signature_cache[i].object);
+        }
+    }
     return 0;
 }
 
@@ -1572,6 +1668,7 @@ core_dealloc(Core *self)
     PyMem_Free(self->cache);
     PyMem_Free(self->values);
     PyMem_Free(self->id_cache);
+    PyMem_Free(self->signature_cache);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
