@@ -238,6 +238,21 @@ record_replace(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject
         return NULL;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(self);
+    /* Nothing changes when every new value is the very object already there (a step that
+       leaves the state as it is): return the record itself. */
+    Py_ssize_t same = 0;
+    for (Py_ssize_t j = 0; j < changes; j++) {
+        Py_ssize_t i = field_position(fields, PyTuple_GET_ITEM(kwnames, j));
+        if (i < 0 || i >= n || PyTuple_GET_ITEM(self, i) != args[j]) {
+            break;
+        }
+        same++;
+    }
+    if (same == changes) {
+        Py_DECREF(fields);
+        Py_INCREF(self);
+        return self;
+    }
     PyObject *copy = record_alloc(type, n);
     if (copy == NULL) {
         Py_DECREF(fields);
@@ -458,6 +473,15 @@ map_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
         PyErr_Format(PyExc_TypeError, "set() takes 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *current = PyDict_GetItemWithError(self, args[0]);
+    if (current == args[1]) {
+        /* Already mapped to this very object: the map itself is the result. */
+        Py_INCREF(self);
+        return self;
+    }
+    if (current == NULL && PyErr_Occurred()) {
         return NULL;
     }
     PyObject *copy = map_copy_of(self);

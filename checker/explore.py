@@ -384,7 +384,8 @@ class Explorer:
                                     broken, number, ordinal, started, depth,
                                     transitions + ordinal + 1,
                                 )
-                        code = fingerprint(successor)
+                        # A step that leaves the state as it is returns the state itself.
+                        code = number if successor is state else fingerprint(successor)
                         try:
                             fresh = offer(code, ordinal, NEW_ONLY)
                         except table_full:

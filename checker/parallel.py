@@ -245,7 +245,7 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, le
                         event = Event(rank, ordinal, TRANSITION_EVENT, broken.name, parent)
                         degrees[rank] = ordinal
                         return min(filter(None, (first, event)))
-                code = fingerprint(successor)
+                code = parent if successor is state else fingerprint(successor)
                 key = prefix | ordinal
                 ordinal += 1
                 outcome = offer(code, key, base)

@@ -63,6 +63,12 @@ class State(Record):
     msgs: frozenset
 
 
+def sent(msgs: frozenset, msg: Record) -> frozenset:
+    """``msgs`` with ``msg``: the same object when it is already there, so that a step that
+    changes nothing returns the state itself (which the checker need not fingerprint)."""
+    return msgs if msg in msgs else msgs | {msg}
+
+
 class Paxos(Model):
     acceptors = param(3, range(1, 8), "number of acceptors")
     values = param(2, range(1, 5), "number of values that may be proposed")
@@ -93,7 +99,7 @@ class Paxos(Model):
 
     @action(over="B")
     def phase1a(self, s, b):
-        return s.replace(msgs=s.msgs | {self.msg1a[b]})
+        return s.replace(msgs=sent(s.msgs, self.msg1a[b]))
 
     @action(over=("A", "B"))
     def phase1b(self, s, a, b):
@@ -124,7 +130,7 @@ class Paxos(Model):
                 max_bal=s.max_bal.set(a, b),
                 max_vbal=s.max_vbal.set(a, b),
                 max_val=s.max_val.set(a, v),
-                msgs=s.msgs | {Msg2b(a, b, v)},
+                msgs=sent(s.msgs, Msg2b(a, b, v)),
             )
 
     def chosen(self, s):
