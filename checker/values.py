@@ -132,11 +132,11 @@ def _install_record_methods(cls: type, fields: tuple[str, ...], defaults: dict[s
     scope: dict[str, Any] = {"_tuple_new": _tuple_new, "_defaults": defaults, "_cls": cls,
                              "_KEEP": _KEEP, "_no_field": _no_field}
     exec(source, scope)  # noqa: S102 - code generated from validated identifiers only
+    scope["replace"].__doc__ = "Return a copy of this record with the given fields changed."
     for name in ("__new__", "replace"):
-        scope[name].__qualname__ = f"{cls.__qualname__}.{name}"
-    cls.__new__ = scope["__new__"]
-    cls.replace = scope["replace"]
-    cls.replace.__doc__ = "Return a copy of this record with the given fields changed."
+        if name not in vars(cls):  # a class that defines its own keeps it
+            scope[name].__qualname__ = f"{cls.__qualname__}.{name}"
+            setattr(cls, name, scope[name])
 
 
 _KEEP = object()
