@@ -655,7 +655,7 @@ _warned: set[tuple[str, str]] = set()
 
 
 def canonical_fingerprint(
-    model: Model, *, check: bool = True, warn: bool = True
+    model: Model, *, check: bool = True, warn: bool = True, compiled: bool = True
 ) -> Callable[[Any], int]:
     """The fingerprint function for searching ``model`` under its declared symmetry.
 
@@ -664,8 +664,10 @@ def canonical_fingerprint(
     orbit (up to 64-bit collisions). With
     ``check`` (the default) a short search without reduction first makes sure every property
     and action is symmetric, raising :class:`InvalidInput` otherwise. With ``warn`` a declared
-    kind of which the model holds no id is reported on stderr (once per process). The same
-    model and arguments always give the same function, so parallel workers agree.
+    kind of which the model holds no id is reported on stderr (once per process).
+    ``compiled=False`` takes the pure-Python path even where ``checker._sym`` is built (the
+    same answers, slower; for comparison). The same model and arguments always give the same
+    function, so parallel workers agree.
     """
     declared = getattr(model, "symmetric", ()) or ()
     if isinstance(declared, str):
@@ -680,10 +682,10 @@ def canonical_fingerprint(
     except InvalidInput:
         raise
     except Exception:  # noqa: BLE001 - the search reports model errors with a trace
-        return Symmetry(kinds, ()).fingerprint_function()
+        return Symmetry(kinds, (), compiled=compiled).fingerprint_function()
     for state in sample:
         found |= ids_in(state, kinds)
-    symmetry = Symmetry(kinds, found)
+    symmetry = Symmetry(kinds, found, compiled=compiled)
     symmetry.unary_possible = all(symmetry.is_unary(state) for state in sample)
     if warn:
         present_kinds = {item[0] for item in found}

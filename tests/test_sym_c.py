@@ -206,10 +206,14 @@ def test_the_search_function_is_the_compiled_core_and_without_it_the_python_path
     sample = reachable_states(model, 2000)
     compiled = canonical_fingerprint(model, warn=False)
     assert getattr(compiled, "__self__", None).__class__ is c_sym.Core
+    asked = canonical_fingerprint(model, warn=False, compiled=False)
+    assert getattr(asked, "__self__", None) is None
     monkeypatch.setattr(symmetry_module, "_CCore", None)
     python = canonical_fingerprint(model, warn=False)
     assert getattr(python, "__self__", None) is None
-    assert [python(state) for state in sample] == [compiled(state) for state in sample]
+    expected = [compiled(state) for state in sample]
+    assert [python(state) for state in sample] == expected
+    assert [asked(state) for state in sample] == expected
 
 
 # --- what the core leaves to the Python path -----------------------------------------------
