@@ -6,7 +6,8 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension(f"checker.{source.stem}", sources=[f"checker/{source.name}"], optional=True)
+        Extension(f"checker.{source.stem}", sources=[f"checker/{source.name}"],
+                  depends=["checker/_common.h"], optional=True)
         for source in sorted(Path(__file__).parent.joinpath("checker").glob("_*.c"))
     ]
 )

@@ -20,44 +20,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define TAG_NONE 0x01u
-#define TAG_FALSE 0x02u
-#define TAG_TRUE 0x03u
-#define TAG_INT 0x04u
-#define TAG_BIGINT 0x05u
-#define TAG_STR 0x06u
-#define TAG_BYTES 0x07u
-#define TAG_FLOAT 0x08u
-#define TAG_TUPLE 0x09u
-#define TAG_SET 0x0Au
-#define TAG_MAP 0x0Bu
-#define TAG_ID 0x0Cu
-#define SET_SALT 0x9E3779B97F4A7C15ull
-#define PAIR_SALT 0xC2B2AE3D27D4EB4Full
-#define FNV_OFFSET 0xCBF29CE484222325ull
-#define FNV_PRIME 0x100000001B3ull
+#include "_common.h"
 
 #define RECURSION_WHERE " while computing a fingerprint"
-
-static inline uint64_t
-mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-static inline uint64_t
-fnv(const unsigned char *data, Py_ssize_t size, uint64_t tag)
-{
-    uint64_t h = FNV_OFFSET ^ tag;
-    for (Py_ssize_t i = 0; i < size; i++) {
-        h = (h ^ data[i]) * FNV_PRIME;
-    }
-    return mix(h);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Lazily loaded Python objects (single-phase init: one copy per process).                     */
@@ -71,33 +36,6 @@ static PyObject *str_name = NULL;        /* "name" */
 static PyObject *str_dunder_name = NULL; /* "__name__" */
 
 static uint64_t const_none, const_false, const_true, mix_int, mix_float;
-
-static PyObject *
-import_attr(const char *module, const char *attr)
-{
-    PyObject *mod = PyImport_ImportModule(module);
-    if (mod == NULL) {
-        return NULL;
-    }
-    PyObject *result = PyObject_GetAttrString(mod, attr);
-    Py_DECREF(mod);
-    return result;
-}
-
-static PyTypeObject *
-load_type(const char *name)
-{
-    PyObject *type = import_attr("checker.values", name);
-    if (type == NULL) {
-        return NULL;
-    }
-    if (!PyType_Check(type)) {
-        Py_DECREF(type);
-        PyErr_Format(PyExc_TypeError, "checker.values.%s is not a type", name);
-        return NULL;
-    }
-    return (PyTypeObject *)type;
-}
 
 /* Id, Record and Map from checker.values; id_type is set last, as the mark of success. */
 static int

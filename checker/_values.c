@@ -23,6 +23,8 @@
 #include <string.h>
 #include "structmember.h"
 
+#include "_common.h"
+
 #ifdef Py_T_OBJECT_EX
 #define MEMBER_OBJECT_EX Py_T_OBJECT_EX
 #define MEMBER_READONLY Py_READONLY
@@ -403,16 +405,6 @@ typedef struct {
 } MapObject;
 
 static PyTypeObject MapBase_Type;
-
-static inline uint64_t
-mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 
 /* Order-independent hash of the items: equal maps hash alike whatever their insertion order. */
 static Py_hash_t
