@@ -67,7 +67,8 @@ class TwoPhaseCommit(Model):
     @action(over="RM")
     def tm_rcv_prepared(self, s, rm):
         if s.tm_state == "init" and self.prepared[rm] in s.msgs:
-            return s.replace(tm_prepared=s.tm_prepared | {rm})
+            # Receiving a prepared message again changes nothing: the state itself.
+            return s if rm in s.tm_prepared else s.replace(tm_prepared=s.tm_prepared | {rm})
 
     @action
     def tm_commit(self, s):
