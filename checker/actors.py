@@ -100,12 +100,37 @@ class World(Record):
         if isinstance(network, Bag):
             return list(network.elements())
         if isinstance(network, Map):
-            return [e for key in sorted(network) for e in network[key]]
+            return [Envelope(src, dst, msg) for (src, dst) in sorted(network)
+                    for msg in network[(src, dst)]]
         return sorted(network, key=fingerprint)
 
 
 CRASHES, RESTARTS, DROPS, DUPLICATES = range(4)
 _NO_FAULTS = (0, 0, 0, 0)
+
+
+def _rearm(timers: frozenset, node: Id, cancelled: list[Any], armed: list[Any],
+           fired: tuple[Id, Any] | None = None) -> frozenset:
+    """``timers`` without ``fired`` and ``node``'s ``cancelled`` timers, with its ``armed``
+    ones (arming wins over cancelling); the same object when nothing changes."""
+    if not cancelled:
+        unchanged, refired = True, fired is None
+        for timer in armed:
+            pair = (node, timer)
+            if pair not in timers:
+                unchanged = False
+                break
+            refired = refired or pair == fired
+        if unchanged and refired:
+            return timers  # e.g. a timer that re-arms itself
+    adding = {(node, timer) for timer in armed}
+    removing = {(node, timer) for timer in cancelled}
+    if fired is not None:
+        removing.add(fired)
+    removing -= adding
+    if adding <= timers and removing.isdisjoint(timers):
+        return timers
+    return (timers - removing) | adding
 
 
 @dataclass(frozen=True)
@@ -151,9 +176,10 @@ class Context:
     def broadcast(self, dsts: str | Iterable[Id], msg: Any, include_self: bool = True) -> None:
         """Send ``msg`` to every node of a role (by name) or to every id in ``dsts``."""
         targets = self.model.nodes_of(dsts) if isinstance(dsts, str) else dsts
+        me, append = self.me, self.sends.append
         for dst in targets:
-            if include_self or dst != self.me:
-                self.sends.append(Envelope(self.me, dst, msg))
+            if include_self or dst != me:
+                append(Envelope(me, dst, msg))
 
     def set_timer(self, timer: Any = "timeout") -> None:
         """Arm ``timer`` (any hashable name); it may fire at any later step."""
@@ -256,6 +282,20 @@ class ActorModel(Model, abstract=True):
             self._roles[role_class.name] = role_class(self)
             self._ids[role_class.name] = ids(role_class.name, count)
         self.symmetric = tuple(n for n, r in self._roles.items() if type(r).symmetric)
+        # What every transition looks up, resolved once: handlers by node, the network kind,
+        # whether the model forgets obsolete messages, the nodes that may crash.
+        role_by_node = {node: self._roles[node.kind] for node in self.node_ids()}
+        self._on_message = {node: role.on_message for node, role in role_by_node.items()}
+        self._on_timer = {node: role.on_timer for node, role in role_by_node.items()}
+        self._on_restart = {node: role.on_restart for node, role in role_by_node.items()}
+        self._crash_candidates = tuple(node for node, role in role_by_node.items()
+                                       if type(role).can_crash)
+        self._duplicating = self.network == "unordered-duplicating"
+        self._bag = self.network == "unordered"
+        self._fifo = self.network == "fifo"
+        self._forgets = type(self).obsolete is not ActorModel.obsolete
+        self._addressed_network: Any = None
+        self._addressed: dict[Id, list[Envelope]] = {}
 
     def roles(self) -> dict[type[Role], int]:
         """``{RoleClass: number of nodes}`` for this model's parameters."""
@@ -294,47 +334,104 @@ class ActorModel(Model, abstract=True):
             return Bag()
         return Map()
 
-    def _send_all(self, network: Any, sends: list[Envelope]) -> Any:
-        if not sends:
+    def _send_all(self, network: Any, sends: list[Envelope], consumed: Envelope | None = None,
+                  dead: list[Envelope] | tuple[()] = (), receivers: Map | None = None) -> Any:
+        """``network`` with one copy of ``consumed`` delivered (unordered networks), the
+        ``dead`` messages forgotten and ``sends`` added: one copy of the network at most.
+        With ``receivers`` (every node's local state), sends obsolete to theirs are dropped."""
+        if self._duplicating:
+            if dead:
+                network = network.difference(dead)
+            if sends:
+                # A message already in flight stays whether or not this copy is obsolete.
+                fresh = [envelope for envelope in sends if envelope not in network]
+                if fresh and receivers is not None:
+                    fresh = self._not_obsolete(fresh, receivers)
+                if fresh:
+                    network = network.union(fresh)
             return network
-        kind = self.network
-        if kind == "unordered-duplicating":
-            return network | frozenset(sends)
-        if kind == "unordered":
+        if sends and receivers is not None:
+            sends = self._not_obsolete(sends, receivers)
+        if self._bag:
+            if consumed is None and not dead and not sends:
+                return network
             counts = dict(network)
+            if consumed is not None:
+                left = counts[consumed] - 1
+                if left:
+                    counts[consumed] = left
+                else:
+                    del counts[consumed]
+            for envelope in dead:
+                counts.pop(envelope, None)
             for envelope in sends:
                 counts[envelope] = counts.get(envelope, 0) + 1
             return Bag(counts)
+        if dead:
+            network = self._forget(network, dead)
+        if not sends:
+            return network
         channels = dict(network)
         for envelope in sends:
-            key = (envelope.src, envelope.dst)
-            channels[key] = channels.get(key, ()) + (envelope.msg,)
+            key = (envelope[0], envelope[1])
+            channels[key] = channels.get(key, ()) + (envelope[2],)
         return Map(channels)
 
-    def _apply(self, world: World, node: Id, local: Any, ctx: Context,
-               network: Any = None) -> World:
-        """The world after ``node`` took a step to ``local`` with the effects in ``ctx``."""
-        nodes = world.nodes if local is None or local is world.nodes[node] else (
-            world.nodes.set(node, local))
-        timers = world.timers
-        if ctx.timers_cancelled or ctx.timers_set:
-            changed = set(timers)
-            for timer in ctx.timers_cancelled:
-                changed.discard((node, timer))
-            for timer in ctx.timers_set:
-                changed.add((node, timer))
-            timers = frozenset(changed)
-        network = world.network if network is None else network
-        sends = ctx.sends
-        if type(self).obsolete is not ActorModel.obsolete:
-            obsolete = self.obsolete
-            if nodes is not world.nodes:
-                dead = [e for e in self._in_flight_once(network)
-                        if e.dst == node and obsolete(e, local)]
-                network = self._forget(network, dead) if dead else network
-            sends = [e for e in sends if e.dst not in nodes or not obsolete(e, nodes[e.dst])]
-        network = self._send_all(network, sends)
-        return World(nodes, network, timers, world.crashed, world.faults)
+    def _apply(self, world: World, node: Id, local: Any, ctx: Context, network: Any,
+               consumed: Envelope | None = None, fired: tuple[Id, Any] | None = None,
+               crashed: frozenset | None = None, faults: tuple | None = None) -> World:
+        """The world after ``node`` took a step to ``local`` (None: unchanged) with the effects
+        in ``ctx``, from ``network``. The step delivered ``consumed`` (unordered networks; the
+        others pass the network without it) or fired the timer ``fired``; ``crashed`` and
+        ``faults`` replace the world's when given."""
+        old_nodes, old_network, old_timers, old_crashed, old_faults = world  # its fields
+        moved = local is not None and local is not old_nodes[node]
+        cancelled, armed, sends = ctx.timers_cancelled, ctx.timers_set, ctx.sends
+        if (not moved and not sends and not cancelled and not armed and network is old_network
+                and consumed is None and fired is None and crashed is None and faults is None):
+            return world  # a step that changed nothing, e.g. a message its receiver ignores
+        nodes, timers = old_nodes, old_timers
+        if moved:
+            nodes = nodes.set(node, local)
+        if cancelled or armed or fired is not None:
+            timers = _rearm(timers, node, cancelled, armed, fired)
+        if self._forgets:
+            dead: list[Envelope] | tuple[()] = ()
+            if moved:
+                obsolete = self.obsolete
+                dead = [envelope for envelope in self._addressed_to(network, node)
+                        if obsolete(envelope, local)]
+            network = self._send_all(network, sends, consumed, dead, nodes)
+        else:
+            network = self._send_all(network, sends, consumed)
+        if (nodes is old_nodes and network is old_network and timers is old_timers
+                and crashed is None and faults is None):
+            return world  # e.g. only messages already in flight were sent again
+        return World(nodes, network, timers, old_crashed if crashed is None else crashed,
+                     old_faults if faults is None else faults)
+
+    def _not_obsolete(self, sends: list[Envelope], receivers: Map) -> list[Envelope]:
+        """The ``sends`` whose receiver, in ``receivers``, may still need them."""
+        obsolete = self.obsolete
+        return [e for e in sends if e[1] not in receivers or not obsolete(e, receivers[e[1]])]
+
+    def _addressed_to(self, network: Any, node: Id) -> list[Envelope]:
+        """Each distinct message to ``node`` in ``network`` once, in no particular order.
+
+        The successors of one state mostly start from its network, so the messages of the
+        last network seen are kept grouped by receiver."""
+        if self._fifo:
+            return [e for e in self._in_flight_once(network) if e[1] == node]
+        if network is not self._addressed_network:
+            addressed: dict[Id, list[Envelope]] = {}
+            for envelope in network:
+                receiver = envelope[1]
+                if receiver in addressed:
+                    addressed[receiver].append(envelope)
+                else:
+                    addressed[receiver] = [envelope]
+            self._addressed_network, self._addressed = network, addressed
+        return self._addressed.get(node, [])
 
     def _in_flight_once(self, network: Any) -> Any:
         """Each distinct message in ``network`` once, in no particular order."""
@@ -362,7 +459,7 @@ class ActorModel(Model, abstract=True):
         for node in self.node_ids():
             ctx = Context(self, node)
             locals_[node] = self.role_of(node).start(node, ctx)
-            world = self._apply(world.replace(nodes=Map(locals_)), node, None, ctx)
+            world = self._apply(world.replace(nodes=Map(locals_)), node, None, ctx, world.network)
         return world
 
     # -- actions ---------------------------------------------------------------------------
@@ -391,13 +488,14 @@ class ActorModel(Model, abstract=True):
         role_ids = self._ids[role_name]
 
         def step(world: World, node: Id, *args: Any) -> World | None:
-            if node in world.crashed:
+            nodes, network, _, crashed, _ = world
+            if node in crashed:
                 return None
             ctx = Context(self, node)
-            local = method(node, world.nodes[node], ctx, *args)
+            local = method(node, nodes[node], ctx, *args)
             if local is None:
                 return None
-            return self._apply(world, node, local, ctx)
+            return self._apply(world, node, local, ctx, network)
 
         def label(node: Id, *args: Any) -> str:
             shown = ", ".join(repr(a) for a in args)
@@ -484,22 +582,23 @@ class ActorModel(Model, abstract=True):
         return self._in_flight(world) if world.faults[DUPLICATES] < self.max_duplicates else []
 
     def _deliverable(self, world: World) -> list[Envelope]:
-        crashed = world.crashed
-        if self.network == "fifo":
-            network = world.network
+        _, network, _, crashed, _ = world
+        if self._fifo:
             return [Envelope(src, dst, network[(src, dst)][0]) for (src, dst) in sorted(network)
                     if dst not in crashed]
-        return [e for e in sorted(world.network, key=fingerprint) if e.dst not in crashed]
+        ordered = sorted(network, key=fingerprint)
+        return [e for e in ordered if e[1] not in crashed] if crashed else ordered
 
     def _armed_timers(self, world: World) -> list[tuple[Id, Any]]:
-        crashed = world.crashed
-        return [t for t in sorted(world.timers, key=fingerprint) if t[0] not in crashed]
+        _, _, timers, crashed, _ = world
+        ordered = sorted(timers, key=fingerprint)
+        return [t for t in ordered if t[0] not in crashed] if crashed else ordered
 
     def _crashable(self, world: World) -> list[Id]:
         if world.faults[CRASHES] >= self.max_crashes:
             return []
-        return [n for n in self.node_ids()
-                if n not in world.crashed and type(self.role_of(n)).can_crash]
+        crashed = world.crashed
+        return [node for node in self._crash_candidates if node not in crashed]
 
     def _crashed(self, world: World) -> list[Id]:
         if world.faults[RESTARTS] >= self.max_restarts:
@@ -519,18 +618,20 @@ class ActorModel(Model, abstract=True):
         return network.set(key, rest) if rest else network.remove(key)
 
     def _deliver(self, world: World, envelope: Envelope) -> World:
-        node = envelope.dst
+        src, node, msg = envelope
         ctx = Context(self, node)
-        local = self.role_of(node).on_message(node, world.nodes[node], envelope.src,
-                                              envelope.msg, ctx)
+        local = self._on_message[node](node, world.nodes[node], src, msg, ctx)
+        if self._duplicating:
+            return self._apply(world, node, local, ctx, world.network)
+        if self._bag:
+            return self._apply(world, node, local, ctx, world.network, consumed=envelope)
         return self._apply(world, node, local, ctx, self._remove_one(world.network, envelope))
 
     def _timeout(self, world: World, armed: tuple[Id, Any]) -> World:
         node, timer = armed
         ctx = Context(self, node)
-        world = world.replace(timers=world.timers - {armed})
-        local = self.role_of(node).on_timer(node, world.nodes[node], timer, ctx)
-        return self._apply(world, node, local, ctx)
+        local = self._on_timer[node](node, world.nodes[node], timer, ctx)
+        return self._apply(world, node, local, ctx, world.network, fired=armed)
 
     def _used(self, world: World, which: int) -> tuple[int, ...]:
         faults = list(world.faults)
@@ -558,9 +659,9 @@ class ActorModel(Model, abstract=True):
 
     def _restart(self, world: World, node: Id) -> World:
         ctx = Context(self, node)
-        world = world.replace(crashed=world.crashed - {node}, faults=self._used(world, RESTARTS))
-        local = self.role_of(node).on_restart(node, world.nodes[node], ctx)
-        return self._apply(world, node, local, ctx)
+        local = self._on_restart[node](node, world.nodes[node], ctx)
+        return self._apply(world, node, local, ctx, world.network,
+                           crashed=world.crashed - {node}, faults=self._used(world, RESTARTS))
 
     def _drop(self, world: World, envelope: Envelope) -> World:
         return world.replace(network=self._remove_one(world.network, envelope),

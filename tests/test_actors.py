@@ -167,3 +167,62 @@ def test_unknown_network_kind_is_rejected():
 
             def roles(self):
                 return {}
+
+
+class Highest(Record):
+    highest: int = 0
+
+
+class Numbers(Role):
+    def start(self, me, ctx):
+        for number in (3, 1, 2):
+            ctx.send(Id("keeper", 0), number)
+        return 0
+
+    @node_action(over=(1, 2, 3))
+    def resend(self, me, local, ctx, number):
+        if local < 2:
+            ctx.send(Id("keeper", 0), number)
+            return local + 1
+
+
+class Keeper(Role):
+    def start(self, me, ctx):
+        return Highest()
+
+    def on_message(self, me, local, src, msg, ctx):
+        return local.replace(highest=msg) if msg > local.highest else local
+
+
+def keeper(network_kind: str, forgets: bool, **budgets) -> ActorModel:
+    class Keeping(ActorModel, abstract=True):
+        network = network_kind
+
+        def roles(self):
+            return {Numbers: 1, Keeper: 1}
+
+    class Forgetting(Keeping, abstract=True):
+        def obsolete(self, envelope, receiver):
+            return envelope.msg <= receiver.highest
+
+    return (Forgetting if forgets else Keeping)(**budgets)
+
+
+@pytest.mark.parametrize("network_kind, budgets", [
+    ("unordered-duplicating", {}),
+    ("unordered", {"max_duplicates": 1, "max_drops": 1}),
+    ("fifo", {"max_duplicates": 1, "max_drops": 1}),
+])
+def test_obsolete_messages_are_forgotten_on_every_network_without_losing_a_local_state(
+        network_kind, budgets):
+    forgetting = reachable(keeper(network_kind, True, **budgets))
+    keeping = reachable(keeper(network_kind, False, **budgets))
+    receiver = Id("keeper", 0)
+    assert {w.local(receiver) for w in forgetting} == {w.local(receiver) for w in keeping}
+    assert {w.local(receiver).highest for w in forgetting} == {0, 1, 2, 3}
+
+    def holds_obsolete(world):
+        return any(e.msg <= world.local(receiver).highest for e in world.in_flight())
+
+    assert not any(holds_obsolete(world) for world in forgetting)
+    assert any(holds_obsolete(world) for world in keeping)
