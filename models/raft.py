@@ -204,13 +204,13 @@ class RaftServer(Role):
         return self.on_append_response(me, local, src, msg, ctx)
 
     def on_request_vote(self, local, src, msg, ctx):
-        up_to_date = (msg.last_log_term, msg.last_log_index) >= (
-            last_term(local.log), len(local.log))
         grant = (msg.term == local.term and local.voted_for in (None, src)
-                 and (up_to_date or self.model.bug == "no_up_to_date_check"))
+                 and (self.model.bug == "no_up_to_date_check"
+                      or (msg.last_log_term, msg.last_log_index) >= (last_term(local.log),
+                                                                     len(local.log))))
         if grant or (local.term > msg.term and self.model.stale_replies):
             ctx.send(src, RequestVoteResponse(local.term, grant))
-        return local.replace(voted_for=src) if grant else local
+        return local.replace(voted_for=src) if grant and local.voted_for != src else local
 
     def on_vote(self, me, local, src, msg, ctx):
         if local.role != CANDIDATE or not msg.vote_granted:
@@ -244,7 +244,9 @@ class RaftServer(Role):
         if last_new:
             ctx.send(src, AppendEntriesResponse(local.term, True, last_new))
         commit_index = max(local.commit_index, min(msg.leader_commit, last_new))
-        return self.commit(local.replace(log=log), commit_index)
+        if log is not local.log:
+            local = local.replace(log=log)
+        return self.commit(local, commit_index)
 
     def on_append_response(self, me, local, src, msg, ctx):
         if local.role != LEADER:
@@ -357,7 +359,8 @@ class Raft(ActorModel):
 
     @invariant
     def log_matching(self, world):
-        logs = [server.log for server in world.nodes.values()]
+        # Equal logs match and an empty log matches any, so compare distinct non-empty ones.
+        logs = list({server.log for server in world.nodes.values() if server.log})
         for i, log in enumerate(logs):
             for other in logs[i + 1:]:
                 for index in range(min(len(log), len(other)) - 1, -1, -1):
@@ -371,7 +374,7 @@ class Raft(ActorModel):
     def leader_completeness(self, world):
         servers = world.nodes.values()
         committed = [entry for server in servers for entry in server.committed]
-        return all(
+        return not committed or all(
             index <= len(log) and log[index - 1] == entry
             for server in servers for term, log in server.elected
             for committed_term, index, entry in committed if term > committed_term
@@ -389,6 +392,8 @@ class Raft(ActorModel):
     @action_invariant
     def leader_append_only(self, world, successor):
         before_nodes = world.nodes
+        if successor.nodes is before_nodes:
+            return True  # no server changed
         for node, after in successor.nodes.items():
             before = before_nodes[node]
             if (after is not before and after.role == LEADER and before.role == LEADER
