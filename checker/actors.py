@@ -353,20 +353,17 @@ class ActorModel(Model, abstract=True):
         if sends and receivers is not None:
             sends = self._not_obsolete(sends, receivers)
         if self._bag:
-            if consumed is None and not dead and not sends:
-                return network
-            counts = dict(network)
             if consumed is not None:
-                left = counts[consumed] - 1
-                if left:
-                    counts[consumed] = left
-                else:
-                    del counts[consumed]
+                network = network.remove_one(consumed)
             for envelope in dead:
-                counts.pop(envelope, None)
-            for envelope in sends:
-                counts[envelope] = counts.get(envelope, 0) + 1
-            return Bag(counts)
+                if envelope in network:
+                    network = network.remove(envelope)
+            if sends:
+                added: dict[Envelope, int] = {}
+                for envelope in sends:
+                    added[envelope] = added.get(envelope, network.get(envelope, 0)) + 1
+                network = network.merge(added)
+            return network
         if dead:
             network = self._forget(network, dead)
         if not sends:
