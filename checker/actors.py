@@ -36,7 +36,7 @@ from checker.fingerprint import fingerprint
 from checker.model import ActionSpec, Model, split_domains
 from checker.params import param
 from checker.trace import to_json
-from checker.values import Bag, Id, Map, Record, ids
+from checker.values import Bag, Id, Map, Record, ids, show
 
 __all__ = [
     "NETWORKS",
@@ -60,7 +60,7 @@ class Envelope(Record):
     msg: Any
 
     def __repr__(self) -> str:
-        return f"{self.src} → {self.dst}: {self.msg!r}"
+        return f"{self.src} → {self.dst}: {show(self.msg)}"
 
 
 class Crashed(Record):
@@ -495,7 +495,7 @@ class ActorModel(Model, abstract=True):
             return self._apply(world, node, local, ctx, network)
 
         def label(node: Id, *args: Any) -> str:
-            shown = ", ".join(repr(a) for a in args)
+            shown = ", ".join(show(a) for a in args)
             return f"{node}.{name.split('.', 1)[1]}({shown})"
 
         def meta(previous: World, successor: World, node: Id, *args: Any) -> dict[str, Any]:
@@ -678,12 +678,12 @@ class ActorModel(Model, abstract=True):
 
 
 def _show(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value)
+    return value if isinstance(value, str) else show(value)
 
 
 def _label(kind: str) -> Callable[[Envelope], str]:
     def label(envelope: Envelope) -> str:
-        return f"{kind}({envelope.src} → {envelope.dst}: {envelope.msg!r})"
+        return f"{kind}({envelope.src} → {envelope.dst}: {show(envelope.msg)})"
 
     return label
 
@@ -693,6 +693,6 @@ def envelope_json(envelope: Envelope) -> dict[str, Any]:
     return {
         "src": repr(envelope.src),
         "dst": repr(envelope.dst),
-        "label": repr(envelope.msg),
+        "label": show(envelope.msg),
         "msg": to_json(envelope.msg),
     }

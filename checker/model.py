@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 from checker.errors import ModelDefinitionError
 from checker.params import Param, space_of
+from checker.values import show
 
 __all__ = [
     "ActionSpec",
@@ -136,7 +137,7 @@ class ActionSpec:
 
 
 def _show(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value)
+    return value if isinstance(value, str) else show(value)
 
 
 def action(

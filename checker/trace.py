@@ -13,7 +13,7 @@ from itertools import islice
 from typing import Any
 
 from checker.errors import NondeterminismError
-from checker.values import Bag, Id, Record, sorted_items
+from checker.values import Bag, Id, Record, show, sorted_items
 
 __all__ = ["Step", "Trace", "changes", "rebuild_path", "render_text", "to_json"]
 
@@ -94,7 +94,7 @@ def step_for(spec: Any, args: tuple[Any, ...], previous: Any, successor: Any) ->
 
 
 def _key_text(key: Any) -> str:
-    return key if isinstance(key, str) else repr(key)
+    return key if isinstance(key, str) else show(key)
 
 
 def changes(old: Any, new: Any, path: str = "") -> list[tuple[str, str]]:
@@ -121,22 +121,22 @@ def changes(old: Any, new: Any, path: str = "") -> list[tuple[str, str]]:
         for item in sorted_items(set(old) | set(new)):
             delta = new.get(item, 0) - old.get(item, 0)
             sign = "+" if delta > 0 else "-"
-            found += [(path, f"{sign} {item!r}")] * abs(delta)
+            found += [(path, f"{sign} {show(item)}")] * abs(delta)
         return found
     if isinstance(old, dict) and isinstance(new, dict):
         found = []
         for key in sorted_items(set(old) | set(new)):
             where = f"{path}[{_key_text(key)}]"
             if key not in new:
-                found.append((where, f"removed {old[key]!r}"))
+                found.append((where, f"removed {show(old[key])}"))
             elif key not in old:
-                found.append((where, f"added {new[key]!r}"))
+                found.append((where, f"added {show(new[key])}"))
             else:
                 found += changes(old[key], new[key], where)
         return found
     if isinstance(old, (frozenset, set)) and isinstance(new, (frozenset, set)):
-        found = [(path, f"+ {e!r}") for e in sorted_items(new - old)]
-        return found + [(path, f"- {e!r}") for e in sorted_items(old - new)]
+        found = [(path, f"+ {show(e)}") for e in sorted_items(new - old)]
+        return found + [(path, f"- {show(e)}") for e in sorted_items(old - new)]
     if type(old) is tuple and type(new) is tuple:
         if len(old) == len(new):
             found = []
@@ -144,13 +144,15 @@ def changes(old: Any, new: Any, path: str = "") -> list[tuple[str, str]]:
                 found += changes(before, after, f"{path}[{index}]")
             return found
         if new[: len(old)] == old:
-            return [(f"{path}[{i}]", f"added {e!r}") for i, e in enumerate(new) if i >= len(old)]
+            return [(f"{path}[{i}]", f"added {show(e)}")
+                    for i, e in enumerate(new) if i >= len(old)]
         if old[: len(new)] == new:
-            return [(f"{path}[{i}]", f"removed {e!r}") for i, e in enumerate(old) if i >= len(new)]
+            return [(f"{path}[{i}]", f"removed {show(e)}")
+                    for i, e in enumerate(old) if i >= len(new)]
         dropped = len(old) - len(new)
         if dropped > 0 and old[dropped:] == new:
-            return [(f"{path}[{i}]", f"removed {e!r}") for i, e in enumerate(old[:dropped])]
-    return [(path, f"{old!r} → {new!r}")]
+            return [(f"{path}[{i}]", f"removed {show(e)}") for i, e in enumerate(old[:dropped])]
+    return [(path, f"{show(old)} → {show(new)}")]
 
 
 def _fields(state: Any) -> list[tuple[str, Any]]:
@@ -177,7 +179,7 @@ def render_text(trace: Trace, title: str | None = None) -> str:
             lines.append(f"{pad}raised {step.error}")
             continue
         if previous is None:
-            lines += [f"{pad}{name} = {value!r}" for name, value in _fields(step.state)]
+            lines += [f"{pad}{name} = {show(value)}" for name, value in _fields(step.state)]
         else:
             diff = changes(previous, step.state)
             lines += [f"{pad}{where or 'state'}: {what}" for where, what in diff] or [
@@ -189,7 +191,7 @@ def render_text(trace: Trace, title: str | None = None) -> str:
 def to_json(value: Any) -> Any:
     """A state as plain JSON data: records as objects, sets as sorted lists, ids as strings."""
     if isinstance(value, Id):
-        return repr(value)
+        return show(value)
     if isinstance(value, Record):
         return {name: to_json(item) for name, item in zip(value._fields, value)}
     if isinstance(value, dict):
@@ -202,4 +204,4 @@ def to_json(value: Any) -> Any:
         return value.name
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    return repr(value)
+    return show(value)

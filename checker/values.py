@@ -18,7 +18,7 @@ try:
 except ImportError:  # built without a C compiler: the pure-Python bases below are used
     _values = None
 
-__all__ = ["Bag", "Id", "Map", "Record", "ids"]
+__all__ = ["Bag", "Id", "Map", "Record", "ids", "show"]
 
 _tuple_new = tuple.__new__
 
@@ -211,7 +211,7 @@ class Record(_RecordBase, metaclass=_RecordMeta):
         return dict(zip(self._fields, self))
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
+        inner = ", ".join(f"{f}={show(v)}" for f, v in zip(self._fields, self))
         return f"{type(self).__name__}({inner})"
 
     def __getnewargs__(self) -> tuple[Any, ...]:
@@ -219,16 +219,40 @@ class Record(_RecordBase, metaclass=_RecordMeta):
 
 
 def _sort_key(value: Any) -> tuple[str, str]:
-    return (type(value).__name__, repr(value))
+    return (type(value).__name__, show(value))
 
 
 def sorted_items(items: Iterable[Any]) -> list[Any]:
     """Sort values of possibly mixed types deterministically, for display and enumeration."""
     items = list(items)
-    try:
-        return sorted(items)
-    except TypeError:
-        return sorted(items, key=_sort_key)
+    if not any(isinstance(item, (frozenset, set)) for item in items):
+        try:
+            return sorted(items)
+        except TypeError:
+            pass
+    # Sets compare by inclusion, a partial order: sort those (and mixed types) by their text.
+    return sorted(items, key=_sort_key)
+
+
+def show(value: Any) -> str:
+    """``repr(value)`` with the elements of every set in sorted order.
+
+    Python prints a frozenset of strings in an order that depends on ``PYTHONHASHSEED``;
+    traces, labels and reports use this instead so that their text is the same in every run.
+
+    >>> show(frozenset({"b", "a"}))
+    "frozenset({'a', 'b'})"
+    """
+    if isinstance(value, (frozenset, set)):
+        name = type(value).__name__
+        if not value:
+            return f"{name}()"
+        inner = ", ".join(show(element) for element in sorted_items(value))
+        return f"{{{inner}}}" if type(value) is set else f"{name}({{{inner}}})"
+    if type(value) is tuple:
+        inner = ", ".join(show(element) for element in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
 
 
 class _PyMapBase(dict):
@@ -286,7 +310,7 @@ class Map(_MapBase):
     __ior__ = _immutable  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k!r}: {self[k]!r}" for k in sorted_items(self))
+        inner = ", ".join(f"{show(k)}: {show(self[k])}" for k in sorted_items(self))
         return f"{type(self).__name__}({{{inner}}})"
 
     def __reduce__(self) -> tuple[Any, ...]:

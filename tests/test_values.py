@@ -8,6 +8,7 @@ whole model check with its fingerprints.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,26 @@ def test_updates_that_change_nothing_return_the_value_itself():
         assert m.set("a", working) is m and m.set("c", 1) is not m
         assert node.replace(mode=working, peers=m) is node
         assert node.replace(mode=working, peers=m.set("b", 2)) is not node
+
+
+def test_text_of_values_does_not_depend_on_the_hash_seed():
+    """Sets print in sorted order inside records, maps and traces, so that labels and trace
+    text are the same in every run (Python's own frozenset repr follows string hashes)."""
+    code = (
+        "from checker import Map, Record\n"
+        "from checker.trace import changes\n"
+        "class Msg(Record):\n"
+        "    keys: frozenset\n"
+        "words = frozenset(f'key{i}' for i in range(20))\n"
+        "print(Msg(words), Map({'m': words}), changes(Msg(frozenset()), Msg(words)))\n"
+    )
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}, check=True).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
+    assert "frozenset({'key0', 'key1', 'key10'" in outputs.pop()
+    assert values.show(frozenset({(2, "b"), (1, "a")})) == "frozenset({(1, 'a'), (2, 'b')})"
+    assert values.show(frozenset({frozenset({2}), frozenset({1})})) == (
+        "frozenset({frozenset({1}), frozenset({2})})")

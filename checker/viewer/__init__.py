@@ -26,7 +26,7 @@ from typing import Any
 
 from checker.itf import source_path
 from checker.trace import Trace, changes
-from checker.values import Bag, Id, Record, sorted_items
+from checker.values import Bag, Id, Record, show, sorted_items
 
 __all__ = ["render_html", "trace_data", "write_html"]
 
@@ -39,7 +39,7 @@ def _text(value: Any) -> str:
     """A value as the viewer shows it: ids bare (``acceptor0``), strings quoted."""
     if isinstance(value, Id):
         return str(value)
-    return repr(value)
+    return show(value)
 
 
 def _preview(value: Any) -> str:
