@@ -25,7 +25,6 @@ forked), so the same engine can later run on other machines.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import pickle
 import time
@@ -43,12 +42,12 @@ from checker.explore import (
     INCOMPLETE,
     OK,
     VIOLATION,
-    YOUNG_OBJECTS,
     Explorer,
     ModelRaised,
     Options,
     Progress,
     Result,
+    collect_less,
     describe_exception,
     memory_short,
     replayed,
@@ -128,7 +127,7 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
     from checker.loader import build_model
 
     path, params, name, symmetry = source
-    gc.set_threshold(max(gc.get_threshold()[0], YOUNG_OBJECTS), *gc.get_threshold()[1:])
+    collect_less()
     model = build_model(path, params, name)
     fingerprint = make_fingerprint(model, symmetry)[0]
     explorer = Explorer(model, options, fingerprint, symmetry)
