@@ -295,8 +295,6 @@ class Explorer:
         action_invariants = self.action_invariants
         constraints = self.constraints
         pending = list(self.sometimes)
-        actions = self.actions
-        expand = self.expand
         max_depth = options.max_depth
         max_states = options.max_states
         deadline = started + options.time_limit if options.time_limit is not None else None
@@ -372,10 +370,7 @@ class Explorer:
                     store.grow()
                     offer, set_parent = store.offer, store.set_parent
                 ordinal = 0
-                try:
-                    produced = expand(state)
-                except Exception as exc:
-                    produced = replayed(state, actions, exc)
+                produced = self.produce(state)
                 try:
                     for successor in produced:
                         if action_invariants:
@@ -439,6 +434,14 @@ class Explorer:
             return self._result(VIOLATION, started, depth, transitions,
                                 property=pending[0].name, property_kind=SOMETIMES)
         return self._result(OK, started, depth, transitions)
+
+    def produce(self, state: Any) -> list[Any] | Iterator[Any]:
+        """The successors of ``state``: the expander's list or, when the model raised, a
+        re-run of the enumeration that raises again with the failing step's label."""
+        try:
+            return self.expand(state)
+        except Exception as exc:
+            return replayed(state, self.actions, exc)
 
     def describe_transition(self, state: Any, ordinal: int) -> str:
         """The label of transition ``ordinal`` out of ``state`` (for error messages)."""

@@ -50,7 +50,6 @@ from checker.explore import (
     collect_less,
     describe_exception,
     memory_short,
-    replayed,
     successors,
 )
 from checker.model import ACTION_INVARIANT, Model
@@ -217,8 +216,6 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, le
     """
     from checker._table import TableFull
 
-    actions = explorer.actions
-    expand = explorer.expand
     action_invariants = explorer.action_invariants
     constraints = explorer.constraints
     model = explorer.model
@@ -232,10 +229,7 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, le
             continue
         prefix = base | (rank << RANK_SHIFT)
         ordinal = 0
-        try:
-            produced = expand(state)
-        except Exception as exc:
-            produced = replayed(state, actions, exc)
+        produced = explorer.produce(state)
         try:
             for successor in produced:
                 if action_invariants:
