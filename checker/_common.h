@@ -75,4 +75,20 @@ load_type(const char *name)
     return (PyTypeObject *)type;
 }
 
+#ifdef CHECKER_SCALAR_CONSTANTS
+/* Fingerprints of None, False and True and the mixes of the int and float tags (modules that
+   fingerprint scalars define CHECKER_SCALAR_CONSTANTS and call init_scalar_constants once). */
+static uint64_t const_none, const_false, const_true, mix_int, mix_float;
+
+static void
+init_scalar_constants(void)
+{
+    const_none = mix(TAG_NONE);
+    const_false = mix(TAG_FALSE);
+    const_true = mix(TAG_TRUE);
+    mix_int = mix(TAG_INT);
+    mix_float = mix(TAG_FLOAT);
+}
+#endif
+
 #endif

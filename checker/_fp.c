@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#define CHECKER_SCALAR_CONSTANTS
 #include "_common.h"
 
 #define RECURSION_WHERE " while computing a fingerprint"
@@ -34,8 +35,6 @@ static PyObject *enum_type = NULL;       /* enum.Enum */
 static PyObject *reference = NULL;       /* checker.fingerprint.fingerprint_python */
 static PyObject *str_name = NULL;        /* "name" */
 static PyObject *str_dunder_name = NULL; /* "__name__" */
-
-static uint64_t const_none, const_false, const_true, mix_int, mix_float;
 
 /* Id, Record and Map from checker.values; id_type is set last, as the mark of success. */
 static int
@@ -730,11 +729,7 @@ static struct PyModuleDef fp_module = {
 PyMODINIT_FUNC
 PyInit__fp(void)
 {
-    const_none = mix(TAG_NONE);
-    const_false = mix(TAG_FALSE);
-    const_true = mix(TAG_TRUE);
-    mix_int = mix(TAG_INT);
-    mix_float = mix(TAG_FLOAT);
+    init_scalar_constants();
     if (str_name == NULL) {
         str_name = PyUnicode_InternFromString("name");
         if (str_name == NULL) {

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#define CHECKER_SCALAR_CONSTANTS
 #include "_common.h"
 
 #define MAX_IDS 64
@@ -65,7 +66,6 @@ static PyTypeObject *map_type = NULL;     /* checker.values.Map */
 static PyObject *enum_type = NULL;        /* enum.Enum */
 static PyObject *leaf_fingerprint = NULL; /* checker.fingerprint.fingerprint */
 static PyObject *str_dunder_name = NULL;  /* "__name__" */
-static uint64_t const_none, const_false, const_true, mix_int, mix_float;
 
 /* Id, Map, enum.Enum and checker.fingerprint.fingerprint; id_type is set last, as the mark
    of success. */
@@ -1676,11 +1676,7 @@ static struct PyModuleDef sym_module = {
 PyMODINIT_FUNC
 PyInit__sym(void)
 {
-    const_none = mix(TAG_NONE);
-    const_false = mix(TAG_FALSE);
-    const_true = mix(TAG_TRUE);
-    mix_int = mix(TAG_INT);
-    mix_float = mix(TAG_FLOAT);
+    init_scalar_constants();
     if (str_dunder_name == NULL) {
         str_dunder_name = PyUnicode_InternFromString("__name__");
         if (str_dunder_name == NULL) {
