@@ -13,6 +13,7 @@ re-executing the recorded ordinals from an initial state (see :mod:`checker.trac
 
 from __future__ import annotations
 
+import ast
 import builtins
 import gc
 import time
@@ -21,10 +22,11 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
-from types import GeneratorType
+from types import CodeType, FunctionType, GeneratorType
 from typing import Any
 
 from checker.fingerprint import collision_probability, fingerprint
+from checker.inline import inline_body
 from checker.model import (
     ACTION_INVARIANT,
     CONSTRAINT,
@@ -132,46 +134,70 @@ def successors(state: Any, actions: list[ActionSpec]) -> Iterator[tuple[ActionSp
                 raise ModelRaised(spec.describe(args), exc) from exc
 
 
-_RESULT = """\
-        if r is not None:
-            if type(r) is list or type(r) is GeneratorType:
-                for x in r:
-                    if x is not None:
-                        append(x)
-            else:
-                append(r)
-"""
+def _appended(value: str, indent: str) -> list[str]:
+    """Statements appending the successors an action gave: ``value`` is its result."""
+    return [f"{indent}_xr = {value}", f"{indent}if _xr is not None:",
+            f"{indent}    if _xtype(_xr) is _xlist or _xtype(_xr) is _xGen:",
+            f"{indent}        for _xy in _xr:",
+            f"{indent}            if _xy is not None:",
+            f"{indent}                _xappend(_xy)",
+            f"{indent}    else:",
+            f"{indent}        _xappend(_xr)"]
 
 
-def expander(actions: list[ActionSpec]) -> Callable[[Any], list[Any]]:
+def _emitted(value: ast.expr) -> list[ast.stmt]:
+    """:func:`_appended` for a returned expression, as syntax trees."""
+    statements = ast.parse("\n".join(_appended("None", ""))).body
+    statements[0].value = value  # type: ignore[attr-defined]
+    return statements
+
+
+def expander(actions: list[ActionSpec], inline: bool = True) -> Callable[[Any], list[Any]]:
     """A function returning the successor states of a state, in :func:`successors` order.
 
     This is the search's hot path: the function is generated with one loop per action and its
     arguments unpacked, because calling an action with ``*args`` costs more than the call.
+    With ``inline``, the bodies of simple actions are pasted into their loops
+    (:mod:`checker.inline`), which saves the call itself: most calls find the action disabled.
     It gives no labels; when it raises, re-run :func:`successors` to find the failing step.
     """
-    scope: dict[str, Any] = {"GeneratorType": GeneratorType}
-    lines = ["def expand(s):", "    out = []", "    append = out.append"]
+    bound: dict[str, Any] = {"_xGen": GeneratorType, "_xtype": type, "_xlist": list}
+    namespace: dict[str, Any] | None = None
+    lines = ["def _xexpand(_xs):", "    _xout = []", "    _xappend = _xout.append"]
     for i, spec in enumerate(actions):
-        scope[f"step{i}"] = spec.step
-        names = ", ".join(f"a{k}" for k in range(len(spec.domains)))
+        names = [f"_xa{k}" for k in range(len(spec.domains))]
+        unpacked = ", ".join(names)
         if not spec.domains:
-            loop, call = "if True:", f"r = step{i}(s)"
+            loop = "if True:"
+        elif spec.static_args is not None:
+            bound[f"_xargs{i}"] = spec.static_args
+            loop = f"for {unpacked}, in _xargs{i}:"
+        elif len(spec.domains) == 1:
+            bound[f"_xdomain{i}"] = spec.domains[0]
+            loop = f"for _xa0 in _xdomain{i}(_xs):"
         else:
-            if spec.static_args is not None:
-                scope[f"args{i}"] = spec.static_args
-                loop = f"for {names}, in args{i}:"
-            elif len(spec.domains) == 1:
-                scope[f"domain{i}"] = spec.domains[0]
-                loop = f"for a0 in domain{i}(s):"
-            else:
-                scope[f"spec{i}"] = spec
-                loop = f"for {names}, in spec{i}.arguments(s):"
-            call = f"r = step{i}(s, {names})"
-        lines += [f"    {loop}", f"        {call}", _RESULT.rstrip("\n")]
-    lines.append("    return out")
-    exec("\n".join(lines), scope)  # noqa: S102 - generated from the action list only
-    return scope["expand"]
+            bound[f"_xspec{i}"] = spec
+            loop = f"for {unpacked}, in _xspec{i}.arguments(_xs):"
+        body = inline_body(spec.step, "_xs", names, f"_xself{i}", str(i), _emitted) \
+            if inline else None
+        if body is not None and namespace not in (None, body.globals):
+            body = None  # the expander runs over one module's globals
+        if body is not None:
+            namespace = body.globals
+            bound[f"_xself{i}"] = spec.step.__self__
+            lines += [f"    {loop}"] + [f"        {line}" for line in body.lines]
+        else:
+            bound[f"_xstep{i}"] = spec.step
+            lines += [f"    {loop}"] + _appended(f"_xstep{i}({', '.join(['_xs', *names])})",
+                                                 " " * 8)
+    lines.append("    return _xout")
+    source = "\n".join(["def _xmake(" + ", ".join(bound) + "):"]
+                       + [f"    {line}" for line in lines] + ["    return _xexpand"])
+    code = compile(source, "<checker expander>", "exec")
+    make = next(c for c in code.co_consts if isinstance(c, CodeType))
+    if namespace is None:
+        namespace = {"__builtins__": builtins}
+    return FunctionType(make, namespace)(**bound)
 
 
 def replayed(state: Any, actions: list[ActionSpec], original: BaseException) -> Iterator[Any]:
