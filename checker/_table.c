@@ -571,6 +571,77 @@ Table_set_parent(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(settle_doc,
+"settle(candidates) -> list\n\n"
+"The winners among candidates, a list of (key, fp, state, parent_fp) tuples: those whose key\n"
+"is fp's stored key, in their order.  Records parent_fp as the parent of each winner.  The\n"
+"level barrier's step, in one pass that prefetches the slots ahead.");
+
+/* The fingerprint of candidate i in stored form, or 0 (with an exception) if it is not one. */
+static uint64_t
+candidate_fp(PyObject *list, Py_ssize_t i)
+{
+    PyObject *item = PyList_GET_ITEM(list, i);
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 4) {
+        PyErr_SetString(PyExc_TypeError, "settle() candidates are (key, fp, state, parent) tuples");
+        return 0;
+    }
+    uint64_t fp;
+    if (as_u64(PyTuple_GET_ITEM(item, 1), "fp", &fp) < 0) {
+        return 0;
+    }
+    return to_stored(fp);
+}
+
+static PyObject *
+Table_settle(TableObject *t, PyObject *candidates)
+{
+    if (check_open(t) < 0) {
+        return NULL;
+    }
+    if (!PyList_Check(candidates)) {
+        PyErr_SetString(PyExc_TypeError, "settle() takes a list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(candidates);
+    PyObject *won = PyList_New(0);
+    if (won == NULL) {
+        return NULL;
+    }
+    uint64_t mask = t->capacity - 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + PREFETCH_DISTANCE < n) {
+            uint64_t ahead = candidate_fp(candidates, i + PREFETCH_DISTANCE);
+            if (ahead == 0) {
+                goto error;
+            }
+            __builtin_prefetch(&t->slots[home_slot(ahead, mask) * SLOT_WORDS], 1, 1);
+        }
+        uint64_t fp = candidate_fp(candidates, i), key, parent;
+        PyObject *item = PyList_GET_ITEM(candidates, i);
+        if (fp == 0 || as_u64(PyTuple_GET_ITEM(item, 0), "key", &key) < 0 ||
+            as_u64(PyTuple_GET_ITEM(item, 3), "parent_fp", &parent) < 0) {
+            goto error;
+        }
+        int64_t slot = find_slot(t, fp);
+        if (slot < 0) {
+            continue;
+        }
+        uint64_t *words = &t->slots[slot * SLOT_WORDS];
+        if (~__atomic_load_n(&words[W_KEY], __ATOMIC_ACQUIRE) != key) {
+            continue;
+        }
+        __atomic_store_n(&words[W_PARENT], to_stored(parent), __ATOMIC_RELEASE);
+        if (PyList_Append(won, item) < 0) {
+            goto error;
+        }
+    }
+    return won;
+error:
+    Py_DECREF(won);
+    return NULL;
+}
+
 PyDoc_STRVAR(parent_doc,
 "parent(fp) -> int | None\n\n"
 "The parent fingerprint recorded for fp, or None if fp is absent or has no parent.");
@@ -653,6 +724,7 @@ static PyMethodDef Table_methods[] = {
      offer_many_doc},
     {"add", (PyCFunction)Table_add, METH_O, add_doc},
     {"key", (PyCFunction)Table_key, METH_O, key_doc},
+    {"settle", (PyCFunction)Table_settle, METH_O, settle_doc},
     {"set_parent", (PyCFunction)(void (*)(void))Table_set_parent, METH_FASTCALL,
      set_parent_doc},
     {"parent", (PyCFunction)Table_parent, METH_O, parent_doc},
@@ -793,15 +865,18 @@ py_required_bytes(PyObject *Py_UNUSED(module), PyObject *arg)
 }
 
 PyDoc_STRVAR(rehash_doc,
-"rehash(old, new) -> None\n\n"
-"Copy every entry (fingerprint, key, parent) of Table old into the empty Table new.  Not\n"
-"safe while any process offers into either table.  Raises TableFull if new is too small\n"
-"(new then holds a partial copy and should be discarded).");
+"rehash(old, new, start=0, stop=old.capacity) -> None\n\n"
+"Copy the entries (fingerprint, key, parent) in slots start..stop-1 of Table old into Table\n"
+"new, which must be empty when the whole table is copied.  Processes may copy disjoint\n"
+"slot ranges into the same new table at once; nothing may offer into either table meanwhile.\n"
+"Raises TableFull if new is too small (new then holds a partial copy and should be\n"
+"discarded).");
 
 static PyObject *
 py_rehash(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (check_nargs("rehash", nargs, 2) < 0) {
+    if (nargs != 2 && nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "rehash() takes 2 or 4 arguments (%zd given)", nargs);
         return NULL;
     }
     for (int k = 0; k < 2; k++) {
@@ -821,11 +896,25 @@ py_rehash(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "rehash() tables share memory");
         return NULL;
     }
-    if (__atomic_load_n(&new->header[H_COUNT], __ATOMIC_ACQUIRE) != 0) {
+    uint64_t start = 0, stop = old->capacity;
+    if (nargs == 4) {
+        Py_ssize_t first = PyLong_AsSsize_t(args[2]), last = PyLong_AsSsize_t(args[3]);
+        if ((first == -1 || last == -1) && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (first < 0 || last < first || (uint64_t)last > old->capacity) {
+            PyErr_Format(PyExc_ValueError, "rehash() slot range %zd..%zd is not within 0..%llu",
+                         first, last, (unsigned long long)old->capacity);
+            return NULL;
+        }
+        start = (uint64_t)first;
+        stop = (uint64_t)last;
+    }
+    else if (__atomic_load_n(&new->header[H_COUNT], __ATOMIC_ACQUIRE) != 0) {
         PyErr_SetString(PyExc_ValueError, "rehash() target table is not empty");
         return NULL;
     }
-    for (uint64_t i = 0; i < old->capacity; i++) {
+    for (uint64_t i = start; i < stop; i++) {
         uint64_t *src = &old->slots[i * SLOT_WORDS];
         uint64_t fp = __atomic_load_n(&src[W_FP], __ATOMIC_ACQUIRE);
         if (fp == 0) {

@@ -4,20 +4,25 @@ The search is level-synchronous breadth-first search, so its results equal those
 search (:mod:`checker.explore`): the same distinct states, transitions, depth, verdict and the
 same shortest counterexample.
 
-How a level goes:
+Each level is split into contiguous runs of the plain search's order: worker 0 holds the
+level's first states, worker 1 the next ones, and so on. How a level goes:
 
-1. Each worker expands its part of the current level. It offers every successor's fingerprint
-   to the shared table (:mod:`checker._table`) with a key ``(level, rank of parent, ordinal)``
-   packed in 64 bits; the table keeps the smallest key offered for a fingerprint, which is the
-   transition through which the plain search would have found the state first. States seen in
-   earlier levels are rejected at once, so no state crosses a process boundary.
+1. Each worker expands its run. It offers every successor's fingerprint to the shared table
+   (:mod:`checker._table`) with a key ``(level, rank of parent, ordinal)`` packed in 64 bits;
+   the table keeps the smallest key offered for a fingerprint, which is the transition through
+   which the plain search would have found the state first. States seen in earlier levels are
+   rejected at once, so no state crosses a process boundary for deduplication.
 2. At the barrier each worker keeps the candidates whose key won: they are the next level's
-   states it will expand. It records their parents, checks their invariants, and sends the
-   coordinator only their keys.
-3. The coordinator merges the sorted keys into global ranks (the plain search's order) and
-   picks the earliest event of the level (a broken property, a deadlock, an exception) by key,
-   which is exactly where the plain search would have stopped; counts at that point are
-   rebuilt from the keys.
+   states. It records their parents, checks their invariants and reports how many it won.
+   A worker's keys are all smaller than the next worker's (its parents come first), so the
+   next level in the plain search's order is worker 0's winners, then worker 1's, and so on:
+   a worker's first rank is the number of winners before it, and no keys need merging.
+3. The coordinator picks the earliest event of the level (a broken property, a deadlock, an
+   exception) by rank, which is exactly where the plain search would have stopped; counts at
+   that point are rebuilt from the keys. Otherwise it evens out the next level by moving
+   states at the boundaries of the runs to the neighbouring workers.
+
+When the table needs to grow, every worker rehashes a slice of it into the new one.
 
 The model is rebuilt in each worker from its file and parameters (processes are spawned, not
 forked), so the same engine can later run on other machines.
@@ -25,13 +30,15 @@ forked), so the same engine can later run on other machines.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import pickle
 import time
-from array import array
-from collections.abc import Generator
+from bisect import bisect_left
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import islice
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
@@ -78,6 +85,10 @@ def available() -> bool:
     return True
 
 
+Entry = tuple[int, int, Any, int]
+"""A state of a level as it was won: ``(key, fingerprint, state, parent's fingerprint)``."""
+
+
 def pack(level: int, rank: int, ordinal: int) -> int:
     """The 64-bit key of a transition: smaller keys come first in breadth-first order."""
     return (level << LEVEL_SHIFT) | (rank << RANK_SHIFT) | ordinal
@@ -101,14 +112,12 @@ class _Shared:
     def __init__(self, capacity: int) -> None:
         from checker import _table
 
-        self._table_module = _table
         self.memory = SharedMemory(create=True, size=_table.required_bytes(capacity))
         self.capacity = capacity
         self.table = _table.Table(self.memory.buf, capacity)
 
-    def grow(self) -> None:
-        bigger = _Shared(self.capacity * 4)
-        self._table_module.rehash(self.table, bigger.table)
+    def replace_by(self, bigger: _Shared) -> None:
+        """Let go of this table and take over ``bigger`` (which holds all its entries)."""
         self.close()
         self.memory, self.capacity, self.table = bigger.memory, bigger.capacity, bigger.table
 
@@ -120,7 +129,7 @@ class _Shared:
 
 def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: Options,
             conn: Any) -> None:
-    """A worker process: expand states on request, report keys and events."""
+    """A worker process: expand its run of each level on request, report counts and events."""
     from checker import _table
     from checker.cli import make_fingerprint
     from checker.loader import build_model
@@ -131,101 +140,185 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
     fingerprint = make_fingerprint(model, symmetry)[0]
     explorer = Explorer(model, options, fingerprint, symmetry)
     fingerprint = explorer.fingerprint
-    attached: tuple[str, Any, Any] | None = None
-    frontier: list[tuple[Any, int, int]] = []
-    candidates: dict[int, tuple[Any, int, int]] = {}
-    won: list[tuple[int, int, Any]] = []
-    degrees: dict[int, int] = {}
+    attached: tuple[Any, Any] | None = None
+    pieces: list[_Piece] = []
+    level = 0
+    candidates: list[Entry] = []
+    won: list[Entry] = []
     while True:
         message = conn.recv()
         command = message[0]
         if command == "stop":
             break
         if command == "attach":
-            _, memory_name, capacity = message
             _detach(attached)
-            memory = SharedMemory(name=memory_name)
-            attached = (memory_name, memory, _table.Table(memory.buf, capacity))
+            attached = _attach(_table, *message[1:])
             conn.send(("attached",))
+        elif command == "grow":
+            _, memory_name, capacity, part, parts = message
+            bigger = _attach(_table, memory_name, capacity)
+            old = attached[1]
+            _table.rehash(old, bigger[1], old.capacity * part // parts,
+                          old.capacity * (part + 1) // parts)
+            _detach(attached)
+            attached = bigger
+            conn.send(("grown",))
         elif command == "seed":
-            frontier = message[1]
+            pieces = [_Piece(message[2], message[1])]
             conn.send(("seeded",))
         elif command == "expand":
-            _, level, retry = message
-            candidates = {}
-            degrees = {}
+            _, level, retry, parcels = message
+            if parcels:
+                pieces = _received(pieces, parcels)
+            candidates = []
             try:
-                event = _expand(explorer, fingerprint, attached[2], frontier, level, candidates,
-                                degrees, retry)
+                event = _expand(explorer, fingerprint, attached[1], pieces, level, candidates,
+                                retry)
             except _table.TableFull:
                 conn.send(("full",))
                 continue
-            conn.send(("expanded", event, sum(degrees.values())))
+            conn.send(("expanded", event, sum(sum(piece.degrees) for piece in pieces)))
         elif command == "settle":
-            table = attached[2]
-            won = []
-            for code, (state, key, parent) in candidates.items():
-                if table.key(code) == key:
-                    table.set_parent(code, parent)
-                    won.append((key, code, state))
-            won.sort()
-            candidates = {}
+            won = attached[1].settle(candidates)
+            candidates = []
             event, reached = _check_new(explorer, won)
-            keys = array("Q", (key for key, _, _ in won))
-            conn.send(("settled", keys.tobytes(), event, reached))
-        elif command == "ranks":
-            ranks = array("Q")
-            ranks.frombytes(message[1])
-            frontier = [(state, rank, code) for (_, code, state), rank in zip(won, ranks)]
+            conn.send(("settled", _children(won, pieces, level), event, reached))
+        elif command == "next":
+            pieces, parcels = _cut(won, message[1], index)
             won = []
-            conn.send(("ranked",))
-        elif command == "ship":
-            parcels = {}
-            for target, count in message[1]:
-                parcels[target] = pickle.dumps(frontier[-count:], pickle.HIGHEST_PROTOCOL)
-                del frontier[-count:]
             conn.send(("shipped", parcels))
-        elif command == "receive":
-            for parcel in message[1]:
-                frontier.extend(pickle.loads(parcel))
-            frontier.sort(key=lambda entry: entry[1])
-            conn.send(("received",))
         elif command == "count":
             _, limit, inclusive, below_rank = message
-            keys = [key for key, _, _ in won]
-            new = sum(1 for key in keys if key < limit or (inclusive and key == limit))
-            moves = sum(d for rank, d in degrees.items() if rank < below_rank)
+            new = sum(1 for entry in won
+                      if entry[0] < limit or (inclusive and entry[0] == limit))
+            moves = sum(sum(piece.degrees[:max(0, below_rank - piece.first_rank)])
+                        for piece in pieces)
             conn.send(("counted", new, moves))
     _detach(attached)
     conn.close()
 
 
-def _detach(attached: tuple[str, Any, Any] | None) -> None:
+class _Piece:
+    """Consecutive states of a level on one worker, ranked from ``first_rank`` on.
+    ``degrees`` holds, once they are expanded, each state's number of transitions."""
+
+    __slots__ = ("first_rank", "entries", "degrees")
+
+    def __init__(self, first_rank: int, entries: list[Entry]) -> None:
+        self.first_rank = first_rank
+        self.entries = entries
+        self.degrees: list[int] = []
+
+
+def _children(won: list[Entry], pieces: list[_Piece], level: int) -> list[int]:
+    """How many of this worker's winners each of its pieces found (a parent's children are
+    all offered by the worker that expanded it, so a piece's winners are all here)."""
+    base = (level + 1) << LEVEL_SHIFT
+    counts, at = [], 0
+    for piece in pieces:
+        end = bisect_left(won, (base | ((piece.first_rank + len(piece.entries)) << RANK_SHIFT),),
+                          at)
+        counts.append(end - at)
+        at = end
+    return counts
+
+
+def _cut(won: list[Entry], plan: list[tuple[int, int, int]], me: int
+         ) -> tuple[list[_Piece], dict[int, list[bytes]]]:
+    """Cut this worker's winners into the next level's pieces as ``plan`` says: one
+    ``(first rank, count, worker)`` per slice, in order. The slices for this worker become its
+    pieces; the others are pickled into parcels per worker."""
+    kept: list[_Piece] = []
+    parcels: dict[int, list[bytes]] = {}
+    at = 0
+    with _no_collections():
+        for first_rank, count, worker in plan:
+            if worker == me:
+                kept.append(_Piece(first_rank, won[at:at + count]))
+            else:
+                parcels.setdefault(worker, []).append(pickle.dumps(
+                    (first_rank, won[at:at + count]), pickle.HIGHEST_PROTOCOL))
+            at += count
+    return kept, parcels
+
+
+def _received(pieces: list[_Piece], parcels: list[bytes]) -> list[_Piece]:
+    """This worker's pieces with those shipped to it, in rank order."""
+    with _no_collections():
+        pieces = pieces + [_Piece(*pickle.loads(parcel)) for parcel in parcels]
+    pieces.sort(key=lambda piece: piece.first_rank)
+    return pieces
+
+
+@contextmanager
+def _no_collections() -> Iterator[None]:
+    """Pause the cycle collector while pickling or unpickling a level's moving states.
+
+    Those allocate many objects at once, which would set off full collections over every
+    state a worker holds (pickling two-phase commit states took 20 us each with the collector
+    running, 4 us without). Pickles hold no cycles; any made meanwhile are collected later.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _attach(table_module: Any, memory_name: str, capacity: int) -> tuple[Any, Any]:
+    """Open the shared table of that name: ``(memory, table)``."""
+    memory = SharedMemory(name=memory_name)
+    return memory, table_module.Table(memory.buf, capacity)
+
+
+def _detach(attached: tuple[Any, Any] | None) -> None:
     """Let go of a shared table (the table first: it holds the memory's buffer)."""
     if attached is not None:
-        attached[2].close()
         attached[1].close()
+        attached[0].close()
 
 
-def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, level: int,
-            candidates: dict, degrees: dict, retry: bool) -> Event | None:
-    """Expand this worker's states of ``level``; offer successors; return the first event.
+def _expand(explorer: Explorer, fingerprint: Any, table: Any, pieces: list[_Piece], level: int,
+            candidates: list, retry: bool) -> Event | None:
+    """Expand this worker's pieces of ``level``; offer successors; return the first event.
 
-    On a retry after the table grew, this worker's own earlier offers are in the table with
-    the same keys, so a tie with the stored key also makes a candidate.
+    A successor whose offer set the smallest key so far becomes a candidate ``(key, code,
+    state, parent)``. Pieces are in rank order, so candidates come in key order, and this
+    worker's later offers of the same fingerprint lose to its earlier ones. On a retry after
+    the table grew, this worker's own earlier offers are in the table with the same keys, so
+    a tie with the stored key also makes a candidate.
     """
+    base = (level + 1) << LEVEL_SHIFT
+    for piece in pieces:
+        piece.degrees = []
+    for piece in pieces:
+        event = _expand_piece(explorer, fingerprint, table, piece, base, candidates.append,
+                              retry)
+        if event is not None:  # the pieces after it rank later
+            return event
+    return None
+
+
+def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piece, base: int,
+                  append: Any, retry: bool) -> Event | None:
+    """Expand one piece (see :func:`_expand`); return its first event."""
     from checker._table import TableFull
 
     action_invariants = explorer.action_invariants
     constraints = explorer.constraints
     model = explorer.model
-    base = (level + 1) << LEVEL_SHIFT
     offer = table.offer
+    degrees = piece.degrees
     first: Event | None = None
-    for state, rank, parent in frontier:
-        if first is not None and rank > first.rank:
+    rank = piece.first_rank - 1
+    for _, parent, state, _ in piece.entries:
+        rank += 1
+        if first is not None:
             break
         if constraints and not all(c.check(state) for c in constraints):
+            degrees.append(0)
             continue
         prefix = base | (rank << RANK_SHIFT)
         ordinal = 0
@@ -236,14 +329,14 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, le
                     broken = explorer._broken_action_invariant(state, successor)
                     if broken is not None:
                         event = Event(rank, ordinal, TRANSITION_EVENT, broken.name, parent)
-                        degrees[rank] = ordinal
+                        degrees.append(ordinal)
                         return min(filter(None, (first, event)))
                 code = parent if successor is state else fingerprint(successor)
                 key = prefix | ordinal
                 ordinal += 1
                 outcome = offer(code, key, base)
                 if outcome == 1 or (retry and outcome == 2 and table.key(code) == key):
-                    candidates[code] = (successor, key, parent)
+                    append((key, code, successor, parent))
         except TableFull:
             raise
         except Exception as exc:
@@ -251,42 +344,45 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, frontier: list, le
             label = (exc.label if isinstance(exc, ModelRaised)
                      else explorer.describe_transition(state, ordinal))
             message = describe_exception(original, explorer.model_file)
-            degrees[rank] = ordinal
+            degrees.append(ordinal)
             event = Event(rank, ordinal, TRANSITION_EVENT, ERROR, parent, f"{label}\n{message}")
             return min(filter(None, (first, event)))
         if ordinal >= ORDINAL_LIMIT:
             raise InvalidInput(f"a state has {ordinal} successors; at most {AFTER_ALL} are "
                                "supported by the parallel search (use --workers 1)")
-        degrees[rank] = ordinal
+        degrees.append(ordinal)
         if ordinal == 0 and first is None and explorer.check_deadlock and not model.final(state):
             first = Event(rank, AFTER_ALL, STATE_EVENT, DEADLOCK, parent)
     return first
 
 
-def _check_new(explorer: Explorer, won: list[tuple[int, int, Any]]) -> tuple[Event | None, list]:
-    """Check invariants on this worker's new states; return the first violation and the
-    sometimes properties reached."""
+def _check_new(explorer: Explorer, won: list[Entry]
+               ) -> tuple[Event | None, list[str]]:
+    """Check invariants on this worker's new states; return the first violation (placed at
+    the transition that found the state) and the sometimes properties reached."""
     reached = []
     pending = list(explorer.sometimes)
-    for key, code, state in won:
+    invariants = explorer.invariants
+
+    def event(key: int, code: int, what: str, detail: str = "") -> Event:
         rank = (key >> RANK_SHIFT) & (RANK_LIMIT - 1)
-        ordinal = key & (ORDINAL_LIMIT - 1)
-        for prop in explorer.invariants:
+        return Event(rank, key & (ORDINAL_LIMIT - 1), STATE_EVENT, what, code, detail)
+
+    for key, code, state, _ in won:
+        for prop in invariants:
             try:
                 holds = prop.check(state)
             except Exception as exc:
                 message = describe_exception(exc, explorer.model_file)
-                return Event(rank, ordinal, STATE_EVENT, ERROR, code,
-                             f"invariant {prop.name}\n{message}"), reached
+                return event(key, code, ERROR, f"invariant {prop.name}\n{message}"), reached
             if not holds:
-                return Event(rank, ordinal, STATE_EVENT, prop.name, code), reached
+                return event(key, code, prop.name), reached
         for prop in list(pending):
             try:
                 hit = prop.check(state)
             except Exception as exc:
                 message = describe_exception(exc, explorer.model_file)
-                return Event(rank, ordinal, STATE_EVENT, ERROR, code,
-                             f"sometimes {prop.name}\n{message}"), reached
+                return event(key, code, ERROR, f"sometimes {prop.name}\n{message}"), reached
             if hit:
                 pending.remove(prop)
                 reached.append(prop.name)
@@ -379,7 +475,7 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
 
     _all(pipes, ("attach", shared.memory.name, shared.capacity), "attached")
     initial = model.initial_states()
-    frontier: list[tuple[Any, int, int]] = []
+    frontier: list[Entry] = []
     for ordinal, state in enumerate(initial):
         code = fingerprint(state)
         if shared.table.offer(code, pack(0, 0, ordinal), 0) != 1:
@@ -392,15 +488,15 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
                                         property_kind=prop.kind,
                                         trace=explorer.trace_to(code))
         pending -= {p.name for p in explorer.sometimes if p.name in pending and p.check(state)}
-        frontier.append((state, len(frontier), code))
-    for index, pipe in enumerate(pipes):
-        pipe.send(("seed", frontier[index::workers]))
-    for pipe in pipes:
-        pipe.recv()
+        frontier.append((pack(0, 0, ordinal), code, state, 0))
+    bounds = _shares(len(frontier), workers)
+    _all_each(pipes, [("seed", frontier[begin:end], begin) for begin, end in bounds], "seeded")
+    layout = [(begin, end - begin, worker) for worker, (begin, end) in enumerate(bounds)]
     distinct = len(frontier)
     transitions = 0
     depth = 0
     level_size = len(frontier)
+    parcels: list[list[bytes]] = [[] for _ in pipes]
     next_report = started + options.progress_interval
     truncated = None
     while level_size:
@@ -409,20 +505,12 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
             break
         if shared.table.count() * 3 > shared.capacity:
             _grow(shared, pipes)
-        retry = False
-        while True:
-            replies = _expand_all(pipes, depth, retry)
-            if replies is not None:
-                break
-            retry = True
+        replies = _expand_all(pipes, depth, False, parcels)
+        while replies is None:
             _grow(shared, pipes)
+            replies = _expand_all(pipes, depth, True, [[] for _ in pipes])
         expansion_events = [r[1] for r in replies if r[1] is not None]
         settled = _all(pipes, ("settle",), "settled")
-        keys_per_worker = []
-        for reply in settled:
-            keys = array("Q")
-            keys.frombytes(reply[1])
-            keys_per_worker.append(keys)
         events = expansion_events + [r[2] for r in settled if r[2] is not None]
         if events:
             first = min(events)
@@ -430,10 +518,8 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
         for reply in settled:
             pending -= set(reply[3])
         transitions += sum(r[2] for r in replies)
-        ranks = _global_ranks(keys_per_worker)
-        _all_each(pipes, [("ranks", r.tobytes()) for r in ranks], "ranked")
-        _balance(pipes, [len(keys) for keys in keys_per_worker])
-        level_size = sum(len(keys) for keys in keys_per_worker)
+        layout, parcels = _next_level(pipes, layout, [r[1] for r in settled])
+        level_size = sum(size for _, size, _ in layout)
         distinct += level_size
         if level_size:
             depth += 1
@@ -460,83 +546,136 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
     return result(OK, distinct, depth, transitions)
 
 
-def _expand_all(pipes: list, depth: int, retry: bool) -> list[tuple] | None:
-    """Ask every worker to expand the level; None if the table filled up (grow and retry)."""
-    for pipe in pipes:
-        pipe.send(("expand", depth, retry))
+def _expand_all(pipes: list, depth: int, retry: bool, parcels: list) -> list[tuple] | None:
+    """Ask every worker to expand its run of the level (taking in the states shipped to it
+    first); None if the table filled up (grow and retry)."""
+    for pipe, incoming in zip(pipes, parcels):
+        pipe.send(("expand", depth, retry, incoming))
     replies = [pipe.recv() for pipe in pipes]
     if any(reply[0] == "full" for reply in replies):
         return None
     return replies
 
 
-def _all_each(pipes: list, messages: list[tuple], expect: str) -> None:
+def _all_each(pipes: list, messages: list[tuple], expect: str) -> list[tuple]:
     for pipe, message in zip(pipes, messages):
         pipe.send(message)
-    for pipe in pipes:
-        reply = pipe.recv()
+    replies = [pipe.recv() for pipe in pipes]
+    for reply in replies:
         if reply[0] != expect:
             raise RuntimeError(f"worker answered {reply[0]!r}, expected {expect!r}")
+    return replies
 
 
-def transfers(sizes: list[int]) -> list[list[tuple[int, int]]]:
-    """For each worker, ``(target, count)`` moves that even out the next level's states.
+def _shares(total: int, count: int) -> list[tuple[int, int]]:
+    """``count`` contiguous ``(begin, end)`` ranges of ``range(total)`` as even as can be.
 
-    A worker keeps the states it discovered (no state crosses a process boundary for
-    deduplication), but the earliest discoverer wins most states, so levels drift towards one
-    worker; moving only the excess keeps every core busy at the smallest shipping cost.
-
-    >>> transfers([10, 2, 0])
-    [[(1, 2), (2, 4)], [], []]
+    >>> _shares(10, 3)
+    [(0, 4), (4, 7), (7, 10)]
     """
-    total, count = sum(sizes), len(sizes)
-    targets = [total // count + (1 if i < total % count else 0) for i in range(count)]
-    excess = [(i, size - target) for i, (size, target) in enumerate(zip(sizes, targets))
-              if size > target]
-    deficit = [[i, target - size] for i, (size, target) in enumerate(zip(sizes, targets))
-               if size < target]
-    moves: list[list[tuple[int, int]]] = [[] for _ in sizes]
-    for source, amount in excess:
-        while amount:
-            receiver = deficit[0]
-            moved = min(amount, receiver[1])
-            moves[source].append((receiver[0], moved))
-            amount -= moved
-            receiver[1] -= moved
-            if not receiver[1]:
-                deficit.pop(0)
-    return moves
+    bounds, begin = [], 0
+    for i in range(count):
+        end = begin + total // count + (1 if i < total % count else 0)
+        bounds.append((begin, end))
+        begin = end
+    return bounds
 
 
-def _balance(pipes: list, sizes: list[int]) -> None:
-    """Move states between workers so that each expands its share of the next level."""
-    moves = transfers(sizes)
-    if not any(moves):
-        return
-    for pipe, plan in zip(pipes, moves):
-        pipe.send(("ship", plan))
+PIECES_PER_WORKER = 32
+"""A level is cut into about this many pieces per worker, so that evening out the workers'
+shares moves few states (moving a state costs more than expanding it: it is pickled)."""
+
+
+def plan_level(layout: list[tuple[int, int, int]], counts: list[list[int]], workers: int
+               ) -> tuple[list[list[tuple[int, int, int]]], list[tuple[int, int, int]]]:
+    """The next level's pieces, from this level's ``layout`` (``(first rank, size, worker)``
+    per piece, in rank order) and the states each piece found (``counts[worker]``, in the
+    order of that worker's pieces).
+
+    A piece's children rank together, in its worker, right after the children of the piece
+    before it; each worker's children are cut into pieces of at most an even share over
+    ``PIECES_PER_WORKER``, and pieces move from the busiest workers to the idlest until the
+    shares are even. Returns, per worker, the ``(first rank, count, target worker)`` slices
+    of its winners in order, and the next level's layout.
+
+    >>> plans, layout = plan_level([(0, 1, 0), (1, 0, 1)], [[4], [0]], 2)
+    >>> plans
+    [[(0, 1, 1), (1, 1, 1), (2, 1, 0), (3, 1, 0)], []]
+    >>> layout
+    [(0, 1, 1), (1, 1, 1), (2, 1, 0), (3, 1, 0)]
+    """
+    at = [0] * workers
+    blocks: list[list[int]] = []
+    for _, _, worker in layout:
+        count = counts[worker][at[worker]]
+        at[worker] += 1
+        if not count:
+            continue
+        if blocks and blocks[-1][1] == worker:
+            blocks[-1][0] += count
+        else:
+            blocks.append([count, worker])
+    total = sum(count for count, _ in blocks)
+    grain = max(1, -(-total // (workers * PIECES_PER_WORKER)))
+    pieces: list[list[int]] = []  # first rank, count, source worker, target worker
+    rank = 0
+    for count, worker in blocks:
+        for begin in range(0, count, grain):
+            size = min(grain, count - begin)
+            pieces.append([rank, size, worker, worker])
+            rank += size
+    _even_out(pieces, workers, total)
+    plans: list[list[tuple[int, int, int]]] = [[] for _ in range(workers)]
+    for first_rank, size, source, target in pieces:
+        plans[source].append((first_rank, size, target))
+    return plans, [(first_rank, size, target) for first_rank, size, _, target in pieces]
+
+
+def _even_out(pieces: list[list[int]], workers: int, total: int) -> None:
+    """Give pieces of the busiest workers to the idlest (changing their target) until every
+    worker's share is within 2% of even, or no move makes the busiest worker less busy."""
+    loads = [0] * workers
+    held: list[list[list[int]]] = [[] for _ in range(workers)]
+    for piece in pieces:
+        loads[piece[3]] += piece[1]
+        held[piece[3]].append(piece)
+    enough = total / workers * 1.02
+    while True:
+        busiest = max(range(workers), key=loads.__getitem__)
+        idlest = min(range(workers), key=loads.__getitem__)
+        gap = loads[busiest] - loads[idlest]
+        if loads[busiest] <= enough or not held[busiest]:
+            return
+        piece = min(held[busiest], key=lambda p: abs(2 * p[1] - gap))
+        if piece[1] >= gap:
+            return
+        held[busiest].remove(piece)
+        held[idlest].append(piece)
+        loads[busiest] -= piece[1]
+        loads[idlest] += piece[1]
+        piece[3] = idlest
+
+
+def _next_level(pipes: list, layout: list[tuple[int, int, int]], counts: list[list[int]]
+                ) -> tuple[list[tuple[int, int, int]], list[list[bytes]]]:
+    """Have the workers cut their winners into the next level's pieces and pickle those that
+    move; return the next level's layout and, per worker, the parcels shipped to it."""
+    plans, layout = plan_level(layout, counts, len(pipes))
+    replies = _all_each(pipes, [("next", plan) for plan in plans], "shipped")
     incoming: list[list[bytes]] = [[] for _ in pipes]
-    for pipe in pipes:
-        reply = pipe.recv()
-        for target, parcel in reply[1].items():
-            incoming[target].append(parcel)
-    _all_each(pipes, [("receive", parcels) for parcels in incoming], "received")
+    for reply in replies:
+        for target, parcels in reply[1].items():
+            incoming[target].extend(parcels)
+    return layout, incoming
 
 
 def _grow(shared: _Shared, pipes: list) -> None:
-    shared.grow()
-    _all(pipes, ("attach", shared.memory.name, shared.capacity), "attached")
-
-
-def _global_ranks(keys_per_worker: list[array]) -> list[array]:
-    """Each worker's keys replaced by their positions in the merged order of all keys.
-
-    Keys are distinct (each names one transition) and each worker's are sorted, so sorting
-    them all is a merge of sorted runs, done in C, and a dict gives each key its position.
-    """
-    merged: list[int] = sorted(chain.from_iterable(keys_per_worker))
-    position = {key: rank for rank, key in enumerate(merged)}
-    return [array("Q", map(position.__getitem__, keys)) for keys in keys_per_worker]
+    """Move the table into one four times as large; each worker rehashes a slice of it."""
+    bigger = _Shared(shared.capacity * 4)
+    parts = len(pipes)
+    _all_each(pipes, [("grow", bigger.memory.name, bigger.capacity, part, parts)
+                      for part in range(parts)], "grown")
+    shared.replace_by(bigger)
 
 
 def _stop(explorer: Explorer, shared: _Shared, pipes: list, event: Event, distinct: int,

@@ -4,9 +4,12 @@ the same shortest counterexample."""
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checker import parallel
 
@@ -87,3 +90,105 @@ def test_deadlocks_and_exceptions_are_reported_as_by_one_worker(tmp_path, mode):
     one, two = (result(str(model), extra, workers) for workers in (1, 2))
     assert one["verdict"] in ("violation", "error")
     assert two == one
+
+
+layouts = st.integers(1, 6).flatmap(lambda workers: st.tuples(
+    st.just(workers),
+    st.lists(st.tuples(st.integers(0, workers - 1), st.integers(0, 40), st.integers(0, 200)),
+             min_size=1, max_size=30)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(layouts)
+def test_a_level_plan_keeps_the_order_and_evens_out_the_shares(case):
+    workers, pieces = case
+    layout, counts, rank = [], [[] for _ in range(workers)], 0
+    for worker, size, found in pieces:
+        layout.append((rank, size, worker))
+        counts[worker].append(found)
+        rank += size
+    plans, following = parallel.plan_level(layout, counts, workers)
+    total = sum(found for _, _, found in pieces)
+    # Each worker cuts all of its winners, in order, into slices that tile the next level.
+    for worker, plan in enumerate(plans):
+        assert sum(count for _, count, _ in plan) == sum(counts[worker])
+        assert all(count > 0 for _, count, _ in plan)
+        assert [first for first, _, _ in plan] == sorted(first for first, _, _ in plan)
+    assert sorted((f, c, t) for plan in plans for f, c, t in plan) == following
+    assert all(a[0] + a[1] == b[0] for a, b in zip(following, following[1:]))
+    assert not following or following[0][0] == 0
+    assert sum(count for _, count, _ in following) == total
+    # Winners keep the plain search's order: a piece's children rank right after those of
+    # the pieces before it, so each slice must name the ranks of the winners it holds.
+    ranks = [[] for _ in range(workers)]  # global rank of each worker's winners, in order
+    rank = 0
+    for worker, _, found in pieces:
+        ranks[worker] += range(rank, rank + found)
+        rank += found
+    for worker, plan in enumerate(plans):
+        at = 0
+        for first, count, _ in plan:
+            assert ranks[worker][at:at + count] == list(range(first, first + count))
+            at += count
+    # Shares are even within 2%, or no single piece can move to make the busiest less busy.
+    loads = [sum(c for _, c, t in following if t == w) for w in range(workers)]
+    busiest, idlest = max(loads), min(loads)
+    held = [c for _, c, t in following if t == loads.index(busiest)]
+    assert busiest <= total / workers * 1.02 or all(c >= busiest - idlest for c in held)
+
+
+GRAPH = """
+from checker import Model, action, invariant, param
+
+EDGES = {edges!r}
+BAD = {bad!r}
+
+
+class Graph(Model):
+    def init(self):
+        return {initial!r}
+
+    @action(over=range({branching}))
+    def go(self, s, i):
+        targets = EDGES.get(s, ())
+        if i < len(targets):
+            return targets[i]
+
+    @invariant
+    def good(self, s):
+        return s not in BAD
+"""
+
+
+@st.composite
+def graph_files(draw):
+    size = draw(st.integers(1, 400))
+    node = st.integers(0, size - 1)
+    edges = {}
+    for source in range(size):
+        targets = draw(st.lists(node, max_size=4))
+        if targets:
+            edges[source] = tuple(targets)
+    initial = draw(st.lists(node, min_size=1, max_size=3, unique=True))
+    bad = set(draw(st.lists(node, max_size=2)))
+    return GRAPH.format(edges=edges, bad=bad, initial=initial, branching=4)
+
+
+@settings(max_examples=12, deadline=None)
+@given(graph_files(), st.integers(2, 5))
+def test_random_graphs_give_the_same_result_with_several_workers(source, workers):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "graph.py"
+        path.write_text(source)
+        one = result(str(path), ["--no-deadlock"], 1)
+        assert result(str(path), ["--no-deadlock"], workers) == one
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("two_phase_commit", ["-p", "rms=5"]),
+    ("paxos", ["-p", "q1=1", "-p", "q2=2"]),
+    ("paxos_actors", ["-p", "bug=no_promise_check"]),
+])
+def test_more_workers_than_cores_give_the_results_of_one(model, extra):
+    extra = [*extra, "--no-symmetry"]
+    assert result(model, extra, 5) == result(model, extra, 1)

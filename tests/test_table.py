@@ -245,6 +245,23 @@ def test_rehash_preserves_everything(entries):
         assert (new.key(fp), new.parent(fp)) == (key, parent)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(fps, max_size=50, unique_by=canon), st.lists(st.integers(0, 64), max_size=5))
+def test_rehash_in_slot_ranges_copies_each_entry_once(codes, cuts):
+    old = new_table(64)
+    for rank, fp in enumerate(codes[:old.limit]):
+        old.offer(fp, rank, 0)
+        old.set_parent(fp, rank + 1)
+    new = new_table(256)
+    bounds = [0, *sorted(cuts), 64]
+    for start, stop in zip(bounds, bounds[1:]):
+        _table.rehash(old, new, start, stop)  # the slices the workers copy
+    assert new.count() == old.count()
+    assert sorted(new.items()) == sorted(old.items())
+    with pytest.raises(ValueError, match="slot range"):
+        _table.rehash(old, new_table(256), 3, 65)
+
+
 def test_rehash_checks():
     old = new_table(16)
     for fp in range(10):
@@ -387,3 +404,21 @@ def test_concurrent_offers_keep_the_minimum_key(processes):
                 assert result == 1  # the overall winner was the best when it offered
             else:
                 assert result in (1, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 10**6), st.integers(0, 99)),
+                max_size=60))
+def test_settle_keeps_the_candidates_whose_key_won_and_records_their_parents(offers):
+    t = new_table(256)
+    candidates = []
+    for fp, key, parent in offers:
+        if t.offer(fp, key, 0) == 1:
+            candidates.append((key, fp, f"state {fp}", parent))
+    won = t.settle(candidates)
+    assert won == [c for c in candidates if t.key(c[1]) == c[0]]
+    assert len({c[1] for c in won}) == len(won) == t.count()
+    for _, fp, _, parent in won:
+        assert t.parent(fp) == parent
+    with pytest.raises(TypeError):
+        t.settle([(1, 2)])

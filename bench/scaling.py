@@ -1,0 +1,113 @@
+"""Benchmark: multi-core scaling of the parallel search, with the coordinator's phases.
+
+    python bench/scaling.py                           # 2PC 7 RMs with 1 and 2 workers
+    python bench/scaling.py --rms 9 --workers 1 2 4 8 16
+
+For each worker count the table shows distinct states, transitions, wall seconds, the speed-up
+over the first row, and where the coordinator waited: start-up (spawning the workers and
+loading the model in each), expanding levels, settling winners and checking invariants,
+ranking and balancing the next level between workers, growing the shared table, and how many
+levels were expanded again because the table filled up during them. A phase that does not
+shrink with more workers is what limits the speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from checker import parallel  # noqa: E402
+from checker.explore import Options, drain, start  # noqa: E402
+from checker.loader import build_model  # noqa: E402
+
+PHASES = ("start", "expand", "settle", "next level", "grow", "retries")
+
+
+def timed(phases: dict[str, float], name: str, function: Any) -> Any:
+    """``function`` with the time spent in it added to ``phases[name]``."""
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            phases[name] += time.perf_counter() - began
+    return wrapper
+
+
+def instrument(phases: dict[str, float]) -> None:
+    """Wrap the coordinator's steps of :mod:`checker.parallel` with timers."""
+    plain_all = parallel._all
+
+    def all_by_command(pipes: list, message: tuple, expect: str) -> list:
+        name = "settle" if message[0] == "settle" else "other"
+        return timed(phases, name, plain_all)(pipes, message, expect)
+
+    parallel._all = all_by_command
+    plain_expand = parallel._expand_all
+
+    def expand_all(pipes: list, depth: int, retry: bool, parcels: list) -> Any:
+        if "start" not in phases:  # from the search's start to its first level
+            phases["start"] = time.perf_counter() - phases["began"]
+        phases["retries"] += retry
+        return timed(phases, "expand", plain_expand)(pipes, depth, retry, parcels)
+
+    parallel._expand_all = expand_all
+    parallel._next_level = timed(phases, "next level", parallel._next_level)
+    parallel._grow = timed(phases, "grow", parallel._grow)
+
+
+def run(path: str, params: dict[str, Any], workers: int) -> tuple[Any, float, dict[str, float]]:
+    """One search; its result, wall seconds and the coordinator's seconds per phase."""
+    phases: dict[str, float] = defaultdict(float)
+    saved = {name: getattr(parallel, name) for name in
+             ("_all", "_expand_all", "_next_level", "_grow")}
+    instrument(phases)
+    try:
+        model = build_model(path, params, None)
+        phases["began"] = began = time.perf_counter()
+        search, note = start(model, Options(), None, False, workers)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        result = drain(search, None)
+        wall = time.perf_counter() - began
+    finally:
+        for name, function in saved.items():
+            setattr(parallel, name, function)
+    return result, wall, phases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(ROOT / "models" / "two_phase_commit.py"))
+    parser.add_argument("--rms", type=int, default=7, help="resource managers (2PC)")
+    parser.add_argument("-p", dest="params", action="append", default=[], metavar="NAME=VALUE",
+                        help="model parameters instead of --rms")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    params: dict[str, Any] = {"rms": args.rms}
+    if args.params:
+        params = {k: eval(v) for k, v in (p.split("=", 1) for p in args.params)}
+    print(f"{Path(args.model).name} {params} on {os.cpu_count()} cores")
+    header = (f"{'workers':>7} {'distinct':>11} {'transitions':>12} {'wall s':>8} "
+              f"{'speed-up':>8} " + " ".join(f"{p:>10}" for p in PHASES))
+    print(header)
+    print("-" * len(header), flush=True)
+    first = None
+    for workers in args.workers:
+        result, wall, phases = run(args.model, params, workers)
+        first = first or wall
+        print(f"{workers:>7} {result.distinct_states:>11,} {result.transitions:>12,} "
+              f"{wall:>8.2f} {first / wall:>8.2f} "
+              + " ".join(f"{phases.get(p, 0.0):>10.2f}" for p in PHASES), flush=True)
+
+
+if __name__ == "__main__":
+    main()
