@@ -711,10 +711,98 @@ py_fingerprint_permuted(PyObject *module, PyObject *const *args, Py_ssize_t narg
     return PyLong_FromUnsignedLongLong(h);
 }
 
+PyDoc_STRVAR(offer_successors_doc,
+"offer_successors(successors, state, number, offer, start, level_base, full, fingerprint, /)\n"
+"\n"
+"Offer successors[start:] to the seen set in order, as the plain search does one by one:\n"
+"offer(code, i, level_base) with code = fingerprint(successors[i]), or number, the state's\n"
+"own, when the successor is state itself.  Returns (i, code) at the first offer that\n"
+"returns 1 (a new state), None once all were offered, and (i, None) when offer raised the\n"
+"exception class full for successor i (cleared; retry from i after growing the table).");
+
+static PyObject *
+py_offer_successors(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 8) {
+        PyErr_Format(PyExc_TypeError, "offer_successors expected 8 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *successors = args[0], *state = args[1], *number = args[2], *offer = args[3];
+    PyObject *level_base = args[5], *full = args[6], *function = args[7];
+    /* This module's own fingerprint runs inline; any other (canonical forms) is called. */
+    int own = PyCFunction_Check(function) &&
+              PyCFunction_GET_FUNCTION(function) == (PyCFunction)py_fingerprint;
+    if (!PyList_CheckExact(successors)) {
+        PyErr_Format(PyExc_TypeError, "offer_successors: successors must be a list, not %.200s",
+                     Py_TYPE(successors)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[4]);
+    if (start == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (id_type == NULL && load_id_type() < 0) {
+        return NULL;
+    }
+    for (Py_ssize_t i = start < 0 ? 0 : start; i < PyList_GET_SIZE(successors); i++) {
+        PyObject *successor = PyList_GET_ITEM(successors, i);
+        PyObject *code;
+        if (successor == state) {
+            code = Py_NewRef(number);
+        }
+        else if (own) {
+            uint64_t h;
+            Py_INCREF(successor);
+            int rc = fp_top(successor, NULL, &h);
+            Py_DECREF(successor);
+            if (rc < 0) {
+                return NULL;
+            }
+            code = PyLong_FromUnsignedLongLong(h);
+            if (code == NULL) {
+                return NULL;
+            }
+        }
+        else {
+            Py_INCREF(successor);
+            code = PyObject_CallOneArg(function, successor);
+            Py_DECREF(successor);
+            if (code == NULL) {
+                return NULL;
+            }
+        }
+        PyObject *ordinal = PyLong_FromSsize_t(i);
+        if (ordinal == NULL) {
+            Py_DECREF(code);
+            return NULL;
+        }
+        PyObject *call[3] = {code, ordinal, level_base};
+        PyObject *answer = PyObject_Vectorcall(offer, call, 3, NULL);
+        Py_DECREF(ordinal);
+        if (answer == NULL) {
+            Py_DECREF(code);
+            if (PyErr_ExceptionMatches(full)) {
+                PyErr_Clear();
+                return Py_BuildValue("(nO)", i, Py_None);
+            }
+            return NULL;
+        }
+        int fresh = PyLong_CheckExact(answer) && PyLong_AsLong(answer) == 1;
+        Py_DECREF(answer);
+        if (fresh) {
+            return Py_BuildValue("(nN)", i, code);
+        }
+        Py_DECREF(code);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef fp_methods[] = {
     {"fingerprint", (PyCFunction)py_fingerprint, METH_O, fingerprint_doc},
     {"fingerprint_permuted", (PyCFunction)(void (*)(void))py_fingerprint_permuted,
      METH_FASTCALL, fingerprint_permuted_doc},
+    {"offer_successors", (PyCFunction)(void (*)(void))py_offer_successors, METH_FASTCALL,
+     offer_successors_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -25,7 +25,7 @@ from itertools import islice
 from types import CodeType, FunctionType, GeneratorType
 from typing import Any
 
-from checker.fingerprint import collision_probability, fingerprint
+from checker.fingerprint import collision_probability, fingerprint, offer_successors
 from checker.inline import inline_body
 from checker.model import (
     ACTION_INVARIANT,
@@ -397,6 +397,33 @@ class Explorer:
                     offer, set_parent = store.offer, store.set_parent
                 ordinal = 0
                 produced = self.produce(state)
+                if type(produced) is list and not action_invariants:
+                    # The common case, with the loop over successors that are not new in C.
+                    while True:
+                        try:
+                            hit = offer_successors(produced, state, number, offer, ordinal,
+                                                   NEW_ONLY, table_full, fingerprint)
+                        except Exception as exc:
+                            ordinal = self._unfingerprintable(produced, state, ordinal)
+                            transitions += ordinal
+                            label = self.describe_transition(state, ordinal)
+                            return raised(ModelRaised(label, exc), number, None)
+                        if hit is None:
+                            break
+                        ordinal, code = hit
+                        if code is None:
+                            store.grow()
+                            offer, set_parent = store.offer, store.set_parent
+                            continue
+                        successor = produced[ordinal]
+                        ordinal += 1
+                        set_parent(code, number)
+                        outcome = check_new(successor, code, transitions + ordinal)
+                        if outcome is not None:
+                            return outcome
+                        next_frontier.append((successor, code))
+                    ordinal = len(produced)
+                    produced = ()
                 try:
                     for successor in produced:
                         if action_invariants:
@@ -468,6 +495,16 @@ class Explorer:
             return self.expand(state)
         except Exception as exc:
             return replayed(state, self.actions, exc)
+
+    def _unfingerprintable(self, produced: list[Any], state: Any, start: int) -> int:
+        """The position of the first successor from ``start`` whose fingerprint raises."""
+        for position in range(start, len(produced)):
+            if produced[position] is not state:
+                try:
+                    self.fingerprint(produced[position])
+                except Exception:
+                    return position
+        return start
 
     def describe_transition(self, state: Any, ordinal: int) -> str:
         """The label of transition ``ordinal`` out of ``state`` (for error messages)."""

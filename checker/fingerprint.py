@@ -29,12 +29,16 @@ Sums make set and map fingerprints independent of iteration order without sortin
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
 from checker.values import Id
 
-__all__ = ["collision_probability", "fingerprint", "fingerprint_python", "uses_c_extension"]
+__all__ = [
+    "collision_probability", "fingerprint", "fingerprint_python", "offer_successors",
+    "offer_successors_python", "uses_c_extension",
+]
 
 MASK = (1 << 64) - 1
 TAG_NONE = 0x01
@@ -121,22 +125,48 @@ def fingerprint_python(value: Any) -> int:
     )
 
 
+def offer_successors_python(
+    successors: list[Any], state: Any, number: int, offer: Callable[[int, int, int], int],
+    start: int, level_base: int, full: type[BaseException], function: Callable[[Any], int],
+) -> tuple[int, int | None] | None:
+    """Offer ``successors[start:]`` to the seen set in order, until one is new.
+
+    ``offer(code, i, level_base)`` is called with ``code = function(successors[i])``
+    (``number``, the state's own, for a successor that is ``state`` itself). Returns
+    ``(i, code)`` at the first offer that answers 1, None once every successor was offered, and
+    ``(i, None)`` when offering successor ``i`` raised ``full`` (retry from ``i`` after growing
+    the table). The plain search runs this loop in C (``checker._fp``) when it is built.
+    """
+    for i in range(max(start, 0), len(successors)):
+        successor = successors[i]
+        code = number if successor is state else function(successor)
+        try:
+            answer = offer(code, i, level_base)
+        except full:
+            return i, None
+        if type(answer) is int and answer == 1:
+            return i, code
+    return None
+
+
 def _load_c_extension() -> Any:
     try:
         from checker import _fp
     except ImportError:
         return None
-    return _fp.fingerprint
+    return _fp
 
 
-_c_fingerprint = _load_c_extension()
-fingerprint = _c_fingerprint or fingerprint_python
+_fp = _load_c_extension()
+fingerprint = _fp.fingerprint if _fp is not None else fingerprint_python
 """Fingerprint of a value: the C implementation when built, else the reference."""
+offer_successors = _fp.offer_successors if _fp is not None else offer_successors_python
+"""Offer successors to the seen set until a new one: the C loop when built, else Python."""
 
 
 def uses_c_extension() -> bool:
     """Whether :func:`fingerprint` runs the compiled implementation."""
-    return _c_fingerprint is not None
+    return _fp is not None
 
 
 def collision_probability(distinct_states: int, transitions: int) -> float:

@@ -1,0 +1,124 @@
+"""offer_successors: the plain search's loop over successors, in C and in Python, alike."""
+
+import pytest
+
+from checker import Model, action, action_invariant, check, invariant
+from checker import fingerprint as fingerprint_module
+from checker.fingerprint import fingerprint, offer_successors_python
+from checker.store import NEW_ONLY
+
+IMPLEMENTATIONS = [offer_successors_python]
+if fingerprint_module.uses_c_extension():
+    IMPLEMENTATIONS.append(fingerprint_module.offer_successors)
+
+
+class Full(Exception):
+    """Stands for the table's TableFull."""
+
+
+class FakeTable:
+    """Answers offers like the seen set, records them, and is full once at one call."""
+
+    def __init__(self, full_at: int | None = None) -> None:
+        self.seen: set[int] = set()
+        self.calls: list[tuple[int, int, int]] = []
+        self.full_at = full_at
+
+    def offer(self, code: int, ordinal: int, level_base: int) -> int:
+        if len(self.calls) == self.full_at:
+            self.full_at = None
+            raise Full("full")
+        self.calls.append((code, ordinal, level_base))
+        if code in self.seen:
+            return 0
+        self.seen.add(code)
+        return 1
+
+
+def _drain(offer_successors, successors, state, number, table, function=fingerprint):
+    """Every answer until the end, growing (here: nothing to do) on Full."""
+    answers, start = [], 0
+    while True:
+        hit = offer_successors(successors, state, number, table.offer, start, NEW_ONLY, Full,
+                               function)
+        answers.append(hit)
+        if hit is None:
+            return answers
+        start = hit[0] if hit[1] is None else hit[0] + 1
+
+
+@pytest.mark.parametrize("offer_successors", IMPLEMENTATIONS)
+def test_each_new_successor_is_returned_with_its_fingerprint_in_order(offer_successors):
+    state = ("s", 0)
+    successors = [("a", 1), state, ("a", 1), ("b", frozenset({2})), state]
+    table = FakeTable()
+    table.seen.add(7)  # the state's own number: not new
+    answers = _drain(offer_successors, successors, state, 7, table)
+    assert answers == [(0, fingerprint(("a", 1))), (3, fingerprint(("b", frozenset({2})))), None]
+    assert table.calls == [(fingerprint(("a", 1)), 0, NEW_ONLY), (7, 1, NEW_ONLY),
+                           (fingerprint(("a", 1)), 2, NEW_ONLY),
+                           (fingerprint(("b", frozenset({2}))), 3, NEW_ONLY), (7, 4, NEW_ONLY)]
+
+
+@pytest.mark.parametrize("offer_successors", IMPLEMENTATIONS)
+def test_a_full_table_stops_at_the_successor_not_offered(offer_successors):
+    successors = [1, 2, 3, 2]
+    table = FakeTable(full_at=2)
+    answers = _drain(offer_successors, successors, 0, 99, table)
+    assert answers == [(0, fingerprint(1)), (1, fingerprint(2)), (2, None), (2, fingerprint(3)),
+                       None]
+    assert [ordinal for _, ordinal, _ in table.calls] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("offer_successors", IMPLEMENTATIONS)
+def test_another_fingerprint_function_is_called_for_each_successor(offer_successors):
+    answers = _drain(offer_successors, [3, 4, 3], 0, 99, FakeTable(), function=lambda v: v * 10)
+    assert answers == [(0, 30), (1, 40), None]
+
+
+@pytest.mark.parametrize("offer_successors", IMPLEMENTATIONS)
+def test_an_unfingerprintable_successor_raises_after_the_ones_before_it(offer_successors):
+    table = FakeTable()
+    with pytest.raises(TypeError, match="cannot fingerprint"):
+        offer_successors([1, [2]], 0, 99, table.offer, 1, NEW_ONLY, Full, fingerprint)
+    assert table.calls == []
+    table.seen.add(-1)
+    with pytest.raises(ZeroDivisionError):
+        offer_successors([1, 2], 0, 99, table.offer, 0, NEW_ONLY, Full, lambda v: 1 // (v - 2))
+    assert [ordinal for _, ordinal, _ in table.calls] == [0]
+
+
+class Fan(Model):
+    """One state with more successors than the seen set first holds: it fills mid-state."""
+
+    deadlock = False
+
+    @action(over=tuple(range(1, 70_001)))
+    def spread(self, s, k):
+        if s == 0:
+            return k
+
+    @invariant
+    def below_limit(self, s):
+        return s != 65_000
+
+    def init(self):
+        return 0
+
+
+class FanChecked(Fan):
+    """The same with an action invariant, which the plain search checks one successor at a
+    time (the loop without offer_successors)."""
+
+    @action_invariant
+    def grows(self, s, t):
+        return t > s
+
+
+def test_a_state_that_fills_the_seen_set_gives_the_same_result_in_both_loops():
+    fast, slow = check(Fan()), check(FanChecked())
+    assert (fast.verdict, fast.property, fast.distinct_states, fast.transitions) == (
+        "violation", "below_limit", 65_001, 65_000)
+    assert (slow.verdict, slow.property, slow.distinct_states, slow.transitions) == (
+        fast.verdict, fast.property, fast.distinct_states, fast.transitions)
+    assert [step.state for step in fast.trace.steps] == [step.state for step in slow.trace.steps]
