@@ -176,6 +176,27 @@ fp_cached(int (*compute)(PyObject *, PyObject *, uint64_t *), PyObject *value, P
     return compute(value, perm, out);
 }
 
+/* Whether `type` is a subclass of `base` (record_type or map_type), remembering the last
+   type that was: a state holds few record classes, each met at nearly every call.  (A class
+   whose __bases__ are reassigned afterwards keeps its answer.) */
+static inline int
+is_subtype_of(PyTypeObject *type, PyTypeObject *base, PyTypeObject **last)
+{
+    if (type == *last) {
+        return 1;
+    }
+    if (!PyType_IsSubtype(type, base)) {
+        return 0;
+    }
+    /* A strong reference, so that no other type can take this address. */
+    Py_INCREF(type);
+    Py_XSETREF(*last, type);
+    return 1;
+}
+
+static PyTypeObject *last_record_type = NULL;
+static PyTypeObject *last_map_type = NULL;
+
 /* ------------------------------------------------------------------------------------------ */
 /* Scalars.                                                                                    */
 
@@ -223,6 +244,12 @@ fp_bigint(PyObject *value, uint64_t *out)
 static int
 fp_str(PyObject *value, uint64_t *out)
 {
+    if (PyUnicode_IS_COMPACT_ASCII(value)) {
+        /* ASCII is its own UTF-8: hash the characters in place. */
+        *out = fnv((const unsigned char *)PyUnicode_DATA(value), PyUnicode_GET_LENGTH(value),
+                   TAG_STR);
+        return 0;
+    }
     Py_ssize_t size;
     const char *data = PyUnicode_AsUTF8AndSize(value, &size);
     if (data != NULL) {
@@ -604,7 +631,7 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
         if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
             return -1;
         }
-        rc = PyType_IsSubtype(type, record_type)
+        rc = is_subtype_of(type, record_type, &last_record_type)
                  ? fp_cached(fp_tuple_subclass, value, perm, out)
                  : fp_tuple_subclass(value, perm, out);
         Py_LeaveRecursiveCall();
@@ -623,7 +650,7 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
         if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
             return -1;
         }
-        rc = PyType_IsSubtype(type, map_type) ? fp_cached(fp_dict, value, perm, out)
+        rc = is_subtype_of(type, map_type, &last_map_type) ? fp_cached(fp_dict, value, perm, out)
                                               : fp_dict(value, perm, out);
         Py_LeaveRecursiveCall();
         return rc;
