@@ -7,8 +7,9 @@ For each worker count the table shows distinct states, transitions, wall seconds
 over the first row, and where the coordinator waited: start-up (spawning the workers and
 loading the model in each), expanding levels, settling winners and checking invariants,
 ranking and balancing the next level between workers, growing the shared table, and how many
-levels were expanded again because the table filled up during them. A phase that does not
-shrink with more workers is what limits the speed-up.
+levels were expanded again because the table filled up during them; ``balance`` is the mean
+over the busiest worker's transitions, summed over levels (1.00: every level evenly shared).
+A phase that does not shrink with more workers is what limits the speed-up.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from checker import parallel  # noqa: E402
 from checker.explore import Options, drain, start  # noqa: E402
 from checker.loader import build_model  # noqa: E402
 
-PHASES = ("start", "expand", "settle", "next level", "grow", "retries")
+PHASES = ("start", "expand", "settle", "next level", "grow", "retries", "balance")
 
 
 def timed(phases: dict[str, float], name: str, function: Any) -> Any:
@@ -57,7 +58,12 @@ def instrument(phases: dict[str, float]) -> None:
         if "start" not in phases:  # from the search's start to its first level
             phases["start"] = time.perf_counter() - phases["began"]
         phases["retries"] += retry
-        return timed(phases, "expand", plain_expand)(pipes, depth, retry, parcels)
+        replies = timed(phases, "expand", plain_expand)(pipes, depth, retry, parcels)
+        if replies is not None:  # transitions per worker: how evenly the level was shared
+            work = [reply[2] for reply in replies]
+            phases["mean work"] += sum(work) / len(work)
+            phases["most work"] += max(work)
+        return replies
 
     parallel._expand_all = expand_all
     parallel._next_level = timed(phases, "next level", parallel._next_level)
@@ -104,6 +110,8 @@ def main() -> None:
     for workers in args.workers:
         result, wall, phases = run(args.model, params, workers)
         first = first or wall
+        if phases.get("most work"):
+            phases["balance"] = phases["mean work"] / phases["most work"]
         print(f"{workers:>7} {result.distinct_states:>11,} {result.transitions:>12,} "
               f"{wall:>8.2f} {first / wall:>8.2f} "
               + " ".join(f"{phases.get(p, 0.0):>10.2f}" for p in PHASES), flush=True)

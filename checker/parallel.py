@@ -60,7 +60,7 @@ from checker.explore import (
     successors,
 )
 from checker.model import ACTION_INVARIANT, Model
-from checker.trace import Step, step_for
+from checker.trace import Step, Trace, step_for
 
 __all__ = ["available", "explore"]
 
@@ -181,8 +181,8 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
         elif command == "settle":
             won = attached[1].settle(candidates)
             candidates = []
-            event, reached = _check_new(explorer, won)
-            conn.send(("settled", _children(won, pieces, level), event, reached))
+            event, reached, doubtful = _check_new(explorer, won, message[1])
+            conn.send(("settled", _children(won, pieces, level), event, reached, doubtful))
         elif command == "next":
             pieces, parcels = _cut(won, message[1], index)
             won = []
@@ -356,12 +356,18 @@ def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piec
     return first
 
 
-def _check_new(explorer: Explorer, won: list[Entry]
-               ) -> tuple[Event | None, list[str]]:
-    """Check invariants on this worker's new states; return the first violation (placed at
-    the transition that found the state) and the sometimes properties reached."""
-    reached = []
-    pending = list(explorer.sometimes)
+def _check_new(explorer: Explorer, won: list[Entry], pending_names: set[str]
+               ) -> tuple[Event | None, dict[str, tuple[int, int]], list[tuple[str, Event]]]:
+    """Check properties on this worker's new states, as the plain search would.
+
+    Returns the first broken invariant or failed invariant check (placed at the transition
+    that found the state), where each still pending sometimes property (``pending_names``)
+    first held here, and the sometimes checks that raised: the plain search meets those only
+    if no other worker's state reached the property at an earlier transition of the level.
+    """
+    reached: dict[str, tuple[int, int]] = {}
+    doubtful: list[tuple[str, Event]] = []
+    pending = [p for p in explorer.sometimes if p.name in pending_names]
     invariants = explorer.invariants
 
     def event(key: int, code: int, what: str, detail: str = "") -> Event:
@@ -374,19 +380,43 @@ def _check_new(explorer: Explorer, won: list[Entry]
                 holds = prop.check(state)
             except Exception as exc:
                 message = describe_exception(exc, explorer.model_file)
-                return event(key, code, ERROR, f"invariant {prop.name}\n{message}"), reached
+                return (event(key, code, ERROR, f"invariant {prop.name}\n{message}"), reached,
+                        doubtful)
             if not holds:
-                return event(key, code, prop.name), reached
+                return event(key, code, prop.name), reached, doubtful
+        if not pending:
+            continue
         for prop in list(pending):
             try:
                 hit = prop.check(state)
             except Exception as exc:
                 message = describe_exception(exc, explorer.model_file)
-                return event(key, code, ERROR, f"sometimes {prop.name}\n{message}"), reached
+                doubtful.append((prop.name, event(key, code, ERROR,
+                                                  f"sometimes {prop.name}\n{message}")))
+                pending.remove(prop)
+                continue
             if hit:
                 pending.remove(prop)
-                reached.append(prop.name)
-    return None, reached
+                reached[prop.name] = ((key >> RANK_SHIFT) & (RANK_LIMIT - 1),
+                                      key & (ORDINAL_LIMIT - 1))
+    return None, reached, doubtful
+
+
+def _first_events(checked: list[tuple[Event | None, dict[str, tuple[int, int]],
+                                      list[tuple[str, Event]]]]
+                  ) -> tuple[list[Event], set[str]]:
+    """The events of a level's property checks (one ``_check_new`` result per worker) and the
+    sometimes properties it reached: a sometimes check that raised counts unless another state
+    reached that property at an earlier transition."""
+    reached: dict[str, tuple[int, int]] = {}
+    for _, found, _ in checked:
+        for name, where in found.items():
+            reached[name] = min(where, reached.get(name, where))
+    events = [event for event, _, _ in checked if event is not None]
+    for _, _, doubtful in checked:
+        events += [event for name, event in doubtful
+                   if name not in reached or reached[name] > (event.rank, event.ordinal)]
+    return events, set(reached)
 
 
 class _TablePaths:
@@ -474,21 +504,22 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
         return explorer._result(verdict, started, depth, transitions, **extra)
 
     _all(pipes, ("attach", shared.memory.name, shared.capacity), "attached")
-    initial = model.initial_states()
+    try:
+        initial = model.initial_states()
+    except Exception as exc:
+        message = describe_exception(exc, explorer.model_file)
+        return result(ERROR, 0, 0, 0, error=f"init: {message}",
+                      trace=Trace(model.name, dict(model.params), []))
     frontier: list[Entry] = []
     for ordinal, state in enumerate(initial):
         code = fingerprint(state)
-        if shared.table.offer(code, pack(0, 0, ordinal), 0) != 1:
-            continue
-        shared.table.set_parent(code, 0)
-        for prop in explorer.invariants:
-            if not prop.check(state):
-                explorer.store = _TablePaths(shared, len(frontier) + 1)
-                return explorer._result(VIOLATION, started, 0, 0, property=prop.name,
-                                        property_kind=prop.kind,
-                                        trace=explorer.trace_to(code))
-        pending -= {p.name for p in explorer.sometimes if p.name in pending and p.check(state)}
-        frontier.append((pack(0, 0, ordinal), code, state, 0))
+        if shared.table.offer(code, pack(0, 0, ordinal), 0) == 1:
+            shared.table.set_parent(code, 0)
+            frontier.append((pack(0, 0, ordinal), code, state, 0))
+    events, reached = _first_events([_check_new(explorer, frontier, pending)])
+    if events:
+        return _stop_at_start(explorer, shared, frontier, min(events), result)
+    pending -= reached
     bounds = _shares(len(frontier), workers)
     _all_each(pipes, [("seed", frontier[begin:end], begin) for begin, end in bounds], "seeded")
     layout = [(begin, end - begin, worker) for worker, (begin, end) in enumerate(bounds)]
@@ -510,13 +541,13 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
             _grow(shared, pipes)
             replies = _expand_all(pipes, depth, True, [[] for _ in pipes])
         expansion_events = [r[1] for r in replies if r[1] is not None]
-        settled = _all(pipes, ("settle",), "settled")
-        events = expansion_events + [r[2] for r in settled if r[2] is not None]
+        settled = _all(pipes, ("settle", pending), "settled")
+        events, reached = _first_events([reply[2:] for reply in settled])
+        events += expansion_events
         if events:
             first = min(events)
             return _stop(explorer, shared, pipes, first, distinct, transitions, depth, result)
-        for reply in settled:
-            pending -= set(reply[3])
+        pending -= reached
         transitions += sum(r[2] for r in replies)
         layout, parcels = _next_level(pipes, layout, [r[1] for r in settled])
         level_size = sum(size for _, size, _ in layout)
@@ -676,6 +707,19 @@ def _grow(shared: _Shared, pipes: list) -> None:
     _all_each(pipes, [("grow", bigger.memory.name, bigger.capacity, part, parts)
                       for part in range(parts)], "grown")
     shared.replace_by(bigger)
+
+
+def _stop_at_start(explorer: Explorer, shared: _Shared, frontier: list[Entry], event: Event,
+                   result: Any) -> Result:
+    """The result of a search that ends at an initial state, as the plain search gives it."""
+    distinct = next(i for i, entry in enumerate(frontier) if entry[1] == event.fingerprint) + 1
+    if event.what == ERROR:
+        label, message = event.detail.split("\n", 1)
+        return result(ERROR, distinct, 0, 0, error=f"{label}: {message}",
+                      trace=_trace(explorer, shared, distinct, event.fingerprint))
+    prop = next(p for p in explorer._all_properties() if p.name == event.what)
+    return result(VIOLATION, distinct, 0, 0, property=prop.name, property_kind=prop.kind,
+                  trace=_trace(explorer, shared, distinct, event.fingerprint))
 
 
 def _stop(explorer: Explorer, shared: _Shared, pipes: list, event: Event, distinct: int,

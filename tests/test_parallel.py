@@ -58,13 +58,17 @@ def test_a_table_that_grows_mid_search_changes_nothing():
 
 
 EDGE_CASES = """
-from checker import Model, action, invariant, param
+from checker import Model, action, invariant, param, sometimes
 
 
 class Edges(Model):
-    mode = param("deadlock", ("deadlock", "raise", "invariant-raises"), "what goes wrong")
+    mode = param("deadlock", ("deadlock", "raise", "invariant-raises", "init-raises",
+                              "init-invariant-raises", "sometimes-raises-after",
+                              "sometimes-raises-before"), "what goes wrong")
 
     def init(self):
+        if self.mode == "init-raises":
+            raise RuntimeError("no start")
         return [0, 1]
 
     @action(over=(1, 2, 3))
@@ -78,18 +82,33 @@ class Edges(Model):
     def fine(self, s):
         if self.mode == "invariant-raises" and s == 8:
             raise KeyError(s)
+        if self.mode == "init-invariant-raises" and s == 1:
+            raise KeyError(s)
         return True
+
+    @sometimes
+    def two_or_three(self, s):
+        # Level 1 holds 2, 3, 4 in this order: the plain search checks until one holds.
+        if self.mode == "sometimes-raises-after" and s == 3:
+            raise ValueError("checked after it held")
+        if self.mode == "sometimes-raises-before" and s == 2:
+            raise ValueError("checked before it held")
+        return s in (2, 3)
 """
 
 
-@pytest.mark.parametrize("mode", ["deadlock", "raise", "invariant-raises"])
+@pytest.mark.parametrize("mode", ["deadlock", "raise", "invariant-raises", "init-raises",
+                                  "init-invariant-raises", "sometimes-raises-after",
+                                  "sometimes-raises-before"])
 def test_deadlocks_and_exceptions_are_reported_as_by_one_worker(tmp_path, mode):
     model = tmp_path / "edges.py"
     model.write_text(EDGE_CASES)
     extra = ["-p", f"mode={mode!r}"]
-    one, two = (result(str(model), extra, workers) for workers in (1, 2))
-    assert one["verdict"] in ("violation", "error")
+    one, two, three = (result(str(model), extra, workers) for workers in (1, 2, 3))
+    assert one["verdict"] == ("violation" if mode in ("deadlock", "sometimes-raises-after")
+                              else "error")
     assert two == one
+    assert three == one
 
 
 layouts = st.integers(1, 6).flatmap(lambda workers: st.tuples(
