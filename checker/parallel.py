@@ -69,6 +69,9 @@ RANK_SHIFT = 16
 ORDINAL_LIMIT = 1 << RANK_SHIFT
 RANK_LIMIT = 1 << (LEVEL_SHIFT - RANK_SHIFT)
 INITIAL_CAPACITY = 1 << 16
+LEVEL_GROWTH = 3
+"""Before a level the table makes room for this many new states per state of the level: a
+level that finds more fills the table, which then grows and the level is expanded again."""
 AFTER_ALL = ORDINAL_LIMIT - 1
 
 # Kinds of event, in the order the plain search meets them at one transition.
@@ -534,11 +537,12 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
         if options.max_depth is not None and depth >= options.max_depth:
             truncated = f"max depth {options.max_depth} reached"
             break
-        if shared.table.count() * 3 > shared.capacity:
-            _grow(shared, pipes)
+        room = _room_for(shared.table.count() + LEVEL_GROWTH * level_size, shared.capacity)
+        if room > shared.capacity:
+            _grow(shared, pipes, room)
         replies = _expand_all(pipes, depth, False, parcels)
         while replies is None:
-            _grow(shared, pipes)
+            _grow(shared, pipes, shared.capacity * 2)
             replies = _expand_all(pipes, depth, True, [[] for _ in pipes])
         expansion_events = [r[1] for r in replies if r[1] is not None]
         settled = _all(pipes, ("settle", pending), "settled")
@@ -700,9 +704,20 @@ def _next_level(pipes: list, layout: list[tuple[int, int, int]], counts: list[li
     return layout, incoming
 
 
-def _grow(shared: _Shared, pipes: list) -> None:
-    """Move the table into one four times as large; each worker rehashes a slice of it."""
-    bigger = _Shared(shared.capacity * 4)
+def _room_for(entries: int, capacity: int) -> int:
+    """The capacity, doubling ``capacity`` as needed, that keeps ``entries`` at most 85% full.
+
+    >>> _room_for(900, 1024), _room_for(1000, 1024)
+    (2048, 2048)
+    """
+    while entries > capacity * 0.85:
+        capacity *= 2
+    return capacity
+
+
+def _grow(shared: _Shared, pipes: list, capacity: int) -> None:
+    """Move the table into one of ``capacity`` slots; each worker rehashes a slice of it."""
+    bigger = _Shared(capacity)
     parts = len(pipes)
     _all_each(pipes, [("grow", bigger.memory.name, bigger.capacity, part, parts)
                       for part in range(parts)], "grown")

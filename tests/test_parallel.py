@@ -211,3 +211,26 @@ def test_random_graphs_give_the_same_result_with_several_workers(source, workers
 def test_more_workers_than_cores_give_the_results_of_one(model, extra):
     extra = [*extra, "--no-symmetry"]
     assert result(model, extra, 5) == result(model, extra, 1)
+
+
+def test_a_table_that_fills_during_a_level_grows_and_the_level_is_expanded_again(monkeypatch):
+    from checker.explore import Explorer, Options, drain
+    from checker.loader import build_model
+
+    # No room reserved before a level: the table fills while the workers expand it.
+    monkeypatch.setattr(parallel, "INITIAL_CAPACITY", 16)
+    monkeypatch.setattr(parallel, "LEVEL_GROWTH", 0)
+    retries = []
+    expand_all = parallel._expand_all
+
+    def recording(pipes, depth, retry, parcels):
+        retries.append(retry)
+        return expand_all(pipes, depth, retry, parcels)
+
+    monkeypatch.setattr(parallel, "_expand_all", recording)
+    model = build_model(ROOT / "models" / "two_phase_commit.py", {"rms": 5}, None)
+    two = drain(parallel.explore(model, Options(), 2, False), None)
+    one = drain(Explorer(model, Options()).run(), None)
+    assert sum(retries) >= 3
+    assert (two.verdict, two.distinct_states, two.transitions, two.depth) == (
+        one.verdict, one.distinct_states, one.transitions, one.depth) == ("ok", 8832, 58145, 16)
