@@ -571,6 +571,101 @@ Table_set_parent(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(offer_candidates_doc,
+"offer_candidates(successors, state, number, fingerprint, prefix, level_base, retry, "
+"candidates) -> None\n\n"
+"Offer each successor of a state in a list, as the parallel search does: successor i has key\n"
+"prefix | i and fingerprint number when it is state itself, else fingerprint(successor).\n"
+"Appends (key, fp, successor, number) to the list candidates for each offer that set the\n"
+"smallest key so far (with retry, also for a key already stored, a repeated offer).  Raises\n"
+"TableFull when the table is full, and whatever fingerprint raises.");
+
+static PyObject *
+Table_offer_candidates(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint64_t prefix, level_base;
+    if (check_nargs("offer_candidates", nargs, 8) < 0 || check_open(t) < 0 ||
+        as_u64(args[4], "prefix", &prefix) < 0 || as_u64(args[5], "level_base", &level_base) < 0) {
+        return NULL;
+    }
+    PyObject *successors = args[0], *state = args[1], *number = args[2], *function = args[3];
+    PyObject *candidates = args[7];
+    int retry = PyObject_IsTrue(args[6]);
+    if (retry < 0) {
+        return NULL;
+    }
+    if (!PyList_CheckExact(successors) || !PyList_CheckExact(candidates)) {
+        PyErr_SetString(PyExc_TypeError, "offer_candidates() takes lists of successors and "
+                        "candidates");
+        return NULL;
+    }
+    if (PyList_GET_SIZE(successors) > 0xFFFF || (prefix & 0xFFFF) != 0) {
+        PyErr_SetString(PyExc_ValueError, "offer_candidates(): at most 65535 successors, and "
+                        "the prefix leaves the low 16 bits for their ordinals");
+        return NULL;
+    }
+    uint64_t own;
+    if (as_u64(number, "number", &own) < 0) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(successors); i++) {
+        PyObject *successor = PyList_GET_ITEM(successors, i);
+        PyObject *code;
+        uint64_t fp;
+        if (successor == state) {
+            code = Py_NewRef(number);
+            fp = own;
+        }
+        else {
+            Py_INCREF(successor);
+            code = PyObject_CallOneArg(function, successor);
+            Py_DECREF(successor);
+            if (code == NULL) {
+                return NULL;
+            }
+            if (as_u64(code, "fingerprint", &fp) < 0) {
+                Py_DECREF(code);
+                return NULL;
+            }
+        }
+        uint64_t key = prefix | (uint64_t)i;
+        int r = offer_one(t, fp, key, level_base);
+        if (r < 0) {
+            Py_DECREF(code);
+            raise_full(t, 0, NULL);
+            return NULL;
+        }
+        int candidate = r == OFFER_BEST;
+        if (!candidate && retry && r == OFFER_LOST) {
+            int64_t slot = find_slot(t, to_stored(fp));
+            candidate = slot >= 0 &&
+                ~__atomic_load_n(&t->slots[slot * SLOT_WORDS + W_KEY], __ATOMIC_ACQUIRE) == key;
+        }
+        if (!candidate) {
+            Py_DECREF(code);
+            continue;
+        }
+        PyObject *entry = PyTuple_New(4);
+        PyObject *key_object = PyLong_FromUnsignedLongLong(key);
+        if (entry == NULL || key_object == NULL) {
+            Py_XDECREF(entry);
+            Py_XDECREF(key_object);
+            Py_DECREF(code);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(entry, 0, key_object);
+        PyTuple_SET_ITEM(entry, 1, code);
+        PyTuple_SET_ITEM(entry, 2, Py_NewRef(successor));
+        PyTuple_SET_ITEM(entry, 3, Py_NewRef(number));
+        int appended = PyList_Append(candidates, entry);
+        Py_DECREF(entry);
+        if (appended < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(settle_doc,
 "settle(candidates) -> list\n\n"
 "The winners among candidates, a list of (key, fp, state, parent_fp) tuples: those whose key\n"
@@ -725,6 +820,8 @@ static PyMethodDef Table_methods[] = {
     {"add", (PyCFunction)Table_add, METH_O, add_doc},
     {"key", (PyCFunction)Table_key, METH_O, key_doc},
     {"settle", (PyCFunction)Table_settle, METH_O, settle_doc},
+    {"offer_candidates", (PyCFunction)(void (*)(void))Table_offer_candidates, METH_FASTCALL,
+     offer_candidates_doc},
     {"set_parent", (PyCFunction)(void (*)(void))Table_set_parent, METH_FASTCALL,
      set_parent_doc},
     {"parent", (PyCFunction)Table_parent, METH_O, parent_doc},

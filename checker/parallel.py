@@ -297,66 +297,108 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, pieces: list[_Piec
     for piece in pieces:
         piece.degrees = []
     for piece in pieces:
-        event = _expand_piece(explorer, fingerprint, table, piece, base, candidates.append,
-                              retry)
+        event = _expand_piece(explorer, fingerprint, table, piece, base, candidates, retry)
         if event is not None:  # the pieces after it rank later
             return event
     return None
 
 
 def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piece, base: int,
-                  append: Any, retry: bool) -> Event | None:
+                  candidates: list, retry: bool) -> Event | None:
     """Expand one piece (see :func:`_expand`); return its first event."""
     from checker._table import TableFull
 
-    action_invariants = explorer.action_invariants
     constraints = explorer.constraints
     model = explorer.model
-    offer = table.offer
+    in_c = not explorer.action_invariants
+    offer_candidates = table.offer_candidates
     degrees = piece.degrees
-    first: Event | None = None
     rank = piece.first_rank - 1
     for _, parent, state, _ in piece.entries:
         rank += 1
-        if first is not None:
-            break
         if constraints and not all(c.check(state) for c in constraints):
             degrees.append(0)
             continue
         prefix = base | (rank << RANK_SHIFT)
-        ordinal = 0
         produced = explorer.produce(state)
-        try:
-            for successor in produced:
-                if action_invariants:
-                    broken = explorer._broken_action_invariant(state, successor)
-                    if broken is not None:
-                        event = Event(rank, ordinal, TRANSITION_EVENT, broken.name, parent)
-                        degrees.append(ordinal)
-                        return min(filter(None, (first, event)))
-                code = parent if successor is state else fingerprint(successor)
-                key = prefix | ordinal
-                ordinal += 1
-                outcome = offer(code, key, base)
-                if outcome == 1 or (retry and outcome == 2 and table.key(code) == key):
-                    append((key, code, successor, parent))
-        except TableFull:
-            raise
-        except Exception as exc:
-            original = exc.original if isinstance(exc, ModelRaised) else exc
-            label = (exc.label if isinstance(exc, ModelRaised)
-                     else explorer.describe_transition(state, ordinal))
-            message = describe_exception(original, explorer.model_file)
-            degrees.append(ordinal)
-            event = Event(rank, ordinal, TRANSITION_EVENT, ERROR, parent, f"{label}\n{message}")
-            return min(filter(None, (first, event)))
-        if ordinal >= ORDINAL_LIMIT:
-            raise InvalidInput(f"a state has {ordinal} successors; at most {AFTER_ALL} are "
-                               "supported by the parallel search (use --workers 1)")
+        if in_c and type(produced) is list:
+            ordinal = len(produced)
+            if ordinal >= ORDINAL_LIMIT:
+                raise InvalidInput(f"a state has {ordinal} successors; at most {AFTER_ALL} are "
+                                   "supported by the parallel search (use --workers 1)")
+            try:
+                offer_candidates(produced, state, parent, fingerprint, prefix, base, retry,
+                                 candidates)
+            except TableFull:
+                raise
+            except Exception as exc:
+                failing = _unfingerprintable(produced, state, fingerprint)
+                degrees.append(failing)
+                return _raised(explorer, state, rank, failing, parent, exc)
+        else:
+            ordinal, event = _offer_each(explorer, fingerprint, table, state, parent, rank,
+                                         produced, base, candidates, retry)
+            if event is not None:
+                degrees.append(ordinal)
+                return event
         degrees.append(ordinal)
-        if ordinal == 0 and first is None and explorer.check_deadlock and not model.final(state):
-            first = Event(rank, AFTER_ALL, STATE_EVENT, DEADLOCK, parent)
-    return first
+        if ordinal == 0 and explorer.check_deadlock and not model.final(state):
+            return Event(rank, AFTER_ALL, STATE_EVENT, DEADLOCK, parent)
+    return None
+
+
+def _offer_each(explorer: Explorer, fingerprint: Any, table: Any, state: Any, parent: int,
+                rank: int, produced: Any, base: int, candidates: list, retry: bool
+                ) -> tuple[int, Event | None]:
+    """Offer a state's successors one by one, checking action invariants on the way (or
+    re-running an enumeration that raised); return their number and an event, if any."""
+    from checker._table import TableFull
+
+    prefix = base | (rank << RANK_SHIFT)
+    ordinal = 0
+    try:
+        for successor in produced:
+            if explorer.action_invariants:
+                broken = explorer._broken_action_invariant(state, successor)
+                if broken is not None:
+                    return ordinal, Event(rank, ordinal, TRANSITION_EVENT, broken.name, parent)
+            code = parent if successor is state else fingerprint(successor)
+            key = prefix | ordinal
+            ordinal += 1
+            outcome = table.offer(code, key, base)
+            if outcome == 1 or (retry and outcome == 2 and table.key(code) == key):
+                candidates.append((key, code, successor, parent))
+    except TableFull:
+        raise
+    except Exception as exc:
+        return ordinal, _raised(explorer, state, rank, ordinal, parent, exc)
+    if ordinal >= ORDINAL_LIMIT:
+        raise InvalidInput(f"a state has {ordinal} successors; at most {AFTER_ALL} are "
+                           "supported by the parallel search (use --workers 1)")
+    return ordinal, None
+
+
+def _unfingerprintable(produced: list, state: Any, fingerprint: Any) -> int:
+    """The position of the first successor whose fingerprint raises (the list's length if
+    none does: the failure was elsewhere)."""
+    for ordinal, successor in enumerate(produced):
+        if successor is state:
+            continue
+        try:
+            fingerprint(successor)
+        except Exception:
+            return ordinal
+    return len(produced)
+
+
+def _raised(explorer: Explorer, state: Any, rank: int, ordinal: int, parent: int,
+            exc: Exception) -> Event:
+    """The event of transition ``ordinal`` out of ``state`` raising ``exc``."""
+    original = exc.original if isinstance(exc, ModelRaised) else exc
+    label = (exc.label if isinstance(exc, ModelRaised)
+             else explorer.describe_transition(state, ordinal))
+    message = describe_exception(original, explorer.model_file)
+    return Event(rank, ordinal, TRANSITION_EVENT, ERROR, parent, f"{label}\n{message}")
 
 
 def _check_new(explorer: Explorer, won: list[Entry], pending_names: set[str]

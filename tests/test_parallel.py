@@ -64,7 +64,7 @@ from checker import Model, action, invariant, param, sometimes
 class Edges(Model):
     mode = param("deadlock", ("deadlock", "raise", "invariant-raises", "init-raises",
                               "init-invariant-raises", "sometimes-raises-after",
-                              "sometimes-raises-before"), "what goes wrong")
+                              "sometimes-raises-before", "bad-successor"), "what goes wrong")
 
     def init(self):
         if self.mode == "init-raises":
@@ -75,6 +75,8 @@ class Edges(Model):
     def step(self, s, by):
         if self.mode == "raise" and s == 7 and by == 2:
             raise ValueError("seven")
+        if self.mode == "bad-successor" and s == 5 and by == 3:
+            return (s, [by])  # a list cannot be fingerprinted
         if s + by <= 9:
             return s + by
 
@@ -99,7 +101,7 @@ class Edges(Model):
 
 @pytest.mark.parametrize("mode", ["deadlock", "raise", "invariant-raises", "init-raises",
                                   "init-invariant-raises", "sometimes-raises-after",
-                                  "sometimes-raises-before"])
+                                  "sometimes-raises-before", "bad-successor"])
 def test_deadlocks_and_exceptions_are_reported_as_by_one_worker(tmp_path, mode):
     model = tmp_path / "edges.py"
     model.write_text(EDGE_CASES)

@@ -422,3 +422,27 @@ def test_settle_keeps_the_candidates_whose_key_won_and_records_their_parents(off
         assert t.parent(fp) == parent
     with pytest.raises(TypeError):
         t.settle([(1, 2)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(1, 30), max_size=8), max_size=8), st.booleans())
+def test_offer_candidates_matches_offering_one_by_one(levels, retry):
+    fast, slow = new_table(256), new_table(256)
+    base = 1 << LEVEL_SHIFT
+    for table in (fast, slow):
+        table.offer(7, 0, 0)  # state 7 is from an earlier level
+    got, want = [], []
+    for rank, successors in enumerate(levels):
+        prefix = base | (rank << 16)
+        state = successors[0] if successors else None
+        fast.offer_candidates(successors, state, 999, lambda s: s * 11, prefix, base, retry, got)
+        for ordinal, successor in enumerate(successors):
+            code = 999 if successor is state else successor * 11
+            key = prefix | ordinal
+            outcome = slow.offer(code, key, base)
+            if outcome == 1 or (retry and outcome == 2 and slow.key(code) == key):
+                want.append((key, code, successor, 999))
+    assert got == want
+    assert sorted(fast.items()) == sorted(slow.items())
+    with pytest.raises(ValueError):
+        fast.offer_candidates([1] * 70_000, None, 1, lambda s: s, base, base, False, [])
