@@ -49,6 +49,50 @@ fnv(const unsigned char *data, Py_ssize_t size, uint64_t tag)
     return mix(h);
 }
 
+/* The C base of checker.values.Map (checker._values.MapBase), whose fields checker._fp reads
+   and writes too.  Besides the cached Python hash, a map remembers the sum over its entries of
+   mix(fp(k) ^ mix(fp(v) + PAIR_SALT)), the order-independent part of its fingerprint:
+   - FP_SUM_KNOWN: fp_sum is that sum;
+   - FP_SUM_DERIVED: the map was made from a map whose sum was fp_sum by changing the entry of
+     one key, fp_key (held; the very object both maps hold), whose value was fp_old there
+     (held; NULL: absent) and is fp_new here (borrowed from this dict; NULL: removed);
+   either only while the dict's version tag is still fp_version: a map is immutable, but
+   dict.__setitem__ can still change one in place, and that changes the tag. */
+#define FP_SUM_UNKNOWN 0
+#define FP_SUM_KNOWN 1
+#define FP_SUM_DERIVED 2
+
+typedef struct {
+    PyDictObject dict;
+    Py_hash_t hash; /* 0: not computed yet */
+    uint64_t fp_sum;
+    uint64_t fp_version;
+    PyObject *fp_key;
+    PyObject *fp_old;
+    PyObject *fp_new;
+    int fp_state;
+} MapObject;
+
+/* The dict's version tag, which changes whenever the dict does (PEP 509); deprecated, but
+   kept, in 3.12 and 3.13, gone in 3.14, where maps remember no fingerprint sums. */
+#if PY_VERSION_HEX < 0x030E0000
+#define MAP_FP_SUMS 1
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+static inline uint64_t
+map_version(PyObject *map)
+{
+    return ((PyDictObject *)map)->ma_version_tag;
+}
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#else
+#define MAP_FP_SUMS 0
+#endif
+
 /* module.attr, as a new reference. */
 static inline PyObject *
 import_attr(const char *module, const char *attr)

@@ -13,6 +13,10 @@
  * Sets and maps are hashed as sums over their elements, so the result equals the fingerprint
  * of the rebuilt value only when the permutation is injective on the ids involved (as a
  * permutation is): two elements that the mapping merges are still counted twice.
+ *
+ * A Map keeps the sum over its entries that its fingerprint is made of (MapObject in
+ * _common.h): computed once, or derived from three values when the map was made by changing
+ * one key of a map whose sum was known, as a successor's map is made from its parent's.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -31,10 +35,32 @@
 static PyTypeObject *id_type = NULL;     /* checker.values.Id */
 static PyTypeObject *record_type = NULL; /* checker.values.Record */
 static PyTypeObject *map_type = NULL;    /* checker.values.Map */
+static int map_sums = 0;                 /* whether Map derives from the C MapBase */
 static PyObject *enum_type = NULL;       /* enum.Enum */
 static PyObject *reference = NULL;       /* checker.fingerprint.fingerprint_python */
 static PyObject *str_name = NULL;        /* "name" */
 static PyObject *str_dunder_name = NULL; /* "__name__" */
+
+/* Whether maps remember their fingerprint sums: Map must derive from checker._values.MapBase
+   (absent without C extensions) with the layout of MapObject that this module was built with. */
+static int
+load_map_base(void)
+{
+#if MAP_FP_SUMS
+    PyObject *base = import_attr("checker._values", "MapBase");
+    if (base == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ImportError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return 0;
+    }
+    map_sums = PyType_Check(base) && PyType_IsSubtype(map_type, (PyTypeObject *)base) &&
+               ((PyTypeObject *)base)->tp_basicsize == (Py_ssize_t)sizeof(MapObject);
+    Py_DECREF(base);
+#endif
+    return 0;
+}
 
 /* Id, Record and Map from checker.values; id_type is set last, as the mark of success. */
 static int
@@ -44,6 +70,9 @@ load_id_type(void)
         return -1;
     }
     if (map_type == NULL && (map_type = load_type("Map")) == NULL) {
+        return -1;
+    }
+    if (load_map_base() < 0) {
         return -1;
     }
     id_type = load_type("Id");
@@ -116,11 +145,12 @@ type_name_fp(PyTypeObject *type, uint64_t *out)
 /* Cache of fingerprints of immutable values, keyed by address (direct-mapped, strong refs).   */
 /*                                                                                             */
 /* A successor shares most of its parts with its parent (the same frozenset of messages, the   */
-/* same per-node records), so the fingerprints of ids, records, frozensets and maps nested in  */
-/* a state are remembered by object.  An entry holds a reference to its object, so no other    */
-/* object can have that address while the entry exists; the values cached are immutable (a    */
-/* state may not be changed in place, see docs/modeling.md).  Only unpermuted fingerprints are */
-/* cached, and never the top-level value, which is new in nearly every call.                   */
+/* same per-node records), so the fingerprints of ids, records and frozensets nested in a      */
+/* state are remembered by object (maps with the C base keep their own sums and skip this      */
+/* cache).  An entry holds a reference to its object, so no other object can have              */
+/* that address while the entry exists; the values cached are immutable (a state may not be    */
+/* changed in place, see docs/modeling.md).  Only unpermuted fingerprints are cached, and      */
+/* never the top-level value, which is new in nearly every call.                               */
 
 #ifndef Py_GIL_DISABLED
 #define VALUE_CACHE_SIZE (1 << 14)
@@ -469,19 +499,17 @@ fp_set(PyObject *value, PyObject *perm, uint64_t *out)
     return 0;
 }
 
-static int
-fp_dict(PyObject *value, PyObject *perm, uint64_t *out)
+/* len(value), as the reference measures it. */
+static inline Py_ssize_t
+dict_length(PyObject *value)
 {
-    Py_ssize_t n;
-    if (Py_IS_TYPE(value, &PyDict_Type)) {
-        n = PyDict_GET_SIZE(value);
-    }
-    else {
-        n = PyObject_Size(value); /* len(value) */
-        if (n < 0) {
-            return -1;
-        }
-    }
+    return Py_IS_TYPE(value, &PyDict_Type) ? PyDict_GET_SIZE(value) : PyObject_Size(value);
+}
+
+/* The sum over the entries of a dict of mix(fp(k) ^ mix(fp(v) + PAIR_SALT)). */
+static int
+dict_sum(PyObject *value, PyObject *perm, uint64_t *out)
+{
     uint64_t total = 0;
     Py_ssize_t pos = 0, size = PyDict_GET_SIZE(value);
     PyObject *key, *item;
@@ -504,8 +532,95 @@ fp_dict(PyObject *value, PyObject *perm, uint64_t *out)
         }
         total += mix(k ^ mix(v + PAIR_SALT));
     }
+    *out = total;
+    return 0;
+}
+
+static int
+fp_dict(PyObject *value, PyObject *perm, uint64_t *out)
+{
+    Py_ssize_t n = dict_length(value);
+    uint64_t total;
+    if (n < 0 || dict_sum(value, perm, &total) < 0) {
+        return -1;
+    }
     *out = mix(total ^ mix(TAG_MAP + (uint64_t)n));
     return 0;
+}
+
+#if MAP_FP_SUMS
+/* The sum of a map made by changing one key of a map whose sum was known (MapObject). */
+static int
+derived_sum(MapObject *map, uint64_t *out)
+{
+    PyObject *key = map->fp_key, *old = map->fp_old, *new = map->fp_new;
+    uint64_t total = map->fp_sum, k, v;
+    int rc = -1;
+    /* Hold them: hashing an enum member runs Python code. */
+    Py_INCREF(key);
+    Py_XINCREF(old);
+    Py_XINCREF(new);
+    if (fp_value(key, NULL, &k) < 0) {
+        goto done;
+    }
+    if (old != NULL) {
+        if (fp_value(old, NULL, &v) < 0) {
+            goto done;
+        }
+        total -= mix(k ^ mix(v + PAIR_SALT));
+    }
+    if (new != NULL) {
+        if (fp_value(new, NULL, &v) < 0) {
+            goto done;
+        }
+        total += mix(k ^ mix(v + PAIR_SALT));
+    }
+    *out = total;
+    rc = 0;
+done:
+    Py_DECREF(key);
+    Py_XDECREF(old);
+    Py_XDECREF(new);
+    return rc;
+}
+#endif
+
+/* fp_dict for a Map whose base is the C MapBase (map_sums), which keeps its sum. */
+static int
+fp_map(PyObject *value, PyObject *perm, uint64_t *out)
+{
+#if MAP_FP_SUMS
+    if (perm == NULL) {
+        MapObject *map = (MapObject *)value;
+        Py_ssize_t n = dict_length(value); /* first: a subclass's __len__ runs Python code */
+        if (n < 0) {
+            return -1;
+        }
+        uint64_t version = map_version(value), total;
+        if (map->fp_state == FP_SUM_KNOWN && map->fp_version == version) {
+            total = map->fp_sum;
+        }
+        else {
+            int rc = map->fp_state == FP_SUM_DERIVED && map->fp_version == version
+                         ? derived_sum(map, &total)
+                         : dict_sum(value, NULL, &total);
+            if (rc < 0) {
+                return -1;
+            }
+            if (map_version(value) == version) {
+                map->fp_state = FP_SUM_KNOWN;
+                map->fp_sum = total;
+                map->fp_version = version;
+                map->fp_new = NULL;
+                Py_CLEAR(map->fp_key);
+                Py_CLEAR(map->fp_old);
+            }
+        }
+        *out = mix(total ^ mix(TAG_MAP + (uint64_t)n));
+        return 0;
+    }
+#endif
+    return fp_dict(value, perm, out);
 }
 
 /* fingerprint((type(value).__name__, value.name)) */
@@ -650,8 +765,13 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
         if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
             return -1;
         }
-        rc = is_subtype_of(type, map_type, &last_map_type) ? fp_cached(fp_dict, value, perm, out)
-                                              : fp_dict(value, perm, out);
+        /* A Map with the C base keeps its own sum: the address cache is left to the rest. */
+        if (!is_subtype_of(type, map_type, &last_map_type)) {
+            rc = fp_dict(value, perm, out);
+        }
+        else {
+            rc = map_sums ? fp_map(value, perm, out) : fp_cached(fp_dict, value, perm, out);
+        }
         Py_LeaveRecursiveCall();
         return rc;
     }

@@ -13,7 +13,9 @@
  * `index` in place, which the interpreter's attribute cache handles like a __slots__ member.
  *
  * MapBase (a dict subclass with a cached hash): set/merge/remove return an updated copy of
- * the same class; the copy clones the hash table in one step.
+ * the same class; the copy clones the hash table in one step.  A copy that changes one key of
+ * a map whose fingerprint sum is known records how to derive its own from it (see MapObject
+ * in _common.h), so that checker._fp fingerprints it from three values instead of all.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -399,11 +401,6 @@ install_vectorcall(PyObject *module, PyObject *cls)
 /* ------------------------------------------------------------------------------------------ */
 /* Maps.                                                                                       */
 
-typedef struct {
-    PyDictObject dict;
-    Py_hash_t hash; /* 0: not computed yet */
-} MapObject;
-
 static PyTypeObject MapBase_Type;
 
 /* Order-independent hash of the items: equal maps hash alike whatever their insertion order. */
@@ -458,6 +455,44 @@ map_copy_of(PyObject *self)
     return copy;
 }
 
+/* Whether `key` itself (not merely an equal object) is a key of the dict `map`: a derived
+   sum must hash the very key object that the entry holds. */
+static int
+holds_key(PyObject *map, PyObject *key)
+{
+    Py_ssize_t pos = 0;
+    PyObject *held, *value;
+    while (PyDict_Next(map, &pos, &held, &value)) {
+        if (held == key) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Record in `copy`, made from `map` by changing the entry of `key` (whose value in `map` was
+   `old`, NULL when absent, and in `copy` is `new`, NULL when removed), how to derive its
+   fingerprint sum from `map`'s, when that is known. */
+static void
+map_derive(PyObject *map, PyObject *copy, PyObject *key, PyObject *old, PyObject *new)
+{
+#if MAP_FP_SUMS
+    MapObject *from = (MapObject *)map, *to = (MapObject *)copy;
+    if (from->fp_state != FP_SUM_KNOWN || from->fp_version != map_version(map) ||
+        (old != NULL && !holds_key(map, key))) {
+        return;
+    }
+    to->fp_sum = from->fp_sum;
+    to->fp_version = map_version(copy);
+    Py_INCREF(key);
+    Py_XINCREF(old);
+    to->fp_key = key;
+    to->fp_old = old;
+    to->fp_new = new;
+    to->fp_state = FP_SUM_DERIVED;
+#endif
+}
+
 PyDoc_STRVAR(map_set_doc, "set(key, value, /)\n--\n\nReturn a copy with key mapped to value.");
 
 static PyObject *
@@ -480,6 +515,9 @@ map_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (copy != NULL && PyDict_SetItem(copy, args[0], args[1]) < 0) {
         Py_CLEAR(copy);
     }
+    if (copy != NULL) {
+        map_derive(self, copy, args[0], current, args[1]);
+    }
     return copy;
 }
 
@@ -493,6 +531,20 @@ map_merge(PyObject *self, PyObject *changes)
     if (copy != NULL && PyDict_Update(copy, changes) < 0) {
         Py_CLEAR(copy);
     }
+    if (copy != NULL && PyDict_Check(changes) && PyDict_GET_SIZE(changes) == 1 &&
+        Py_TYPE(changes)->tp_iter == PyDict_Type.tp_iter) {
+        /* One change, as set() makes. */
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        if (PyDict_Next(changes, &pos, &key, &value)) {
+            PyObject *current = PyDict_GetItemWithError(self, key);
+            if (current == NULL && PyErr_Occurred()) {
+                Py_DECREF(copy);
+                return NULL;
+            }
+            map_derive(self, copy, key, current, value);
+        }
+    }
     return copy;
 }
 
@@ -502,11 +554,48 @@ PyDoc_STRVAR(map_remove_doc,
 static PyObject *
 map_remove(PyObject *self, PyObject *key)
 {
+    PyObject *current = PyDict_GetItemWithError(self, key);
+    if (current == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
     PyObject *copy = map_copy_of(self);
     if (copy != NULL && PyDict_DelItem(copy, key) < 0) {
         Py_CLEAR(copy);
     }
+    if (copy != NULL && current != NULL) {
+        map_derive(self, copy, key, current, NULL);
+    }
     return copy;
+}
+
+static int
+map_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    MapObject *map = (MapObject *)self;
+    Py_VISIT(map->fp_key);
+    Py_VISIT(map->fp_old);
+    return PyDict_Type.tp_traverse(self, visit, arg);
+}
+
+static int
+map_clear(PyObject *self)
+{
+    MapObject *map = (MapObject *)self;
+    map->fp_state = FP_SUM_UNKNOWN;
+    map->fp_new = NULL;
+    Py_CLEAR(map->fp_key);
+    Py_CLEAR(map->fp_old);
+    return PyDict_Type.tp_clear(self);
+}
+
+static void
+map_dealloc(PyObject *self)
+{
+    MapObject *map = (MapObject *)self;
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(map->fp_key);
+    Py_CLEAR(map->fp_old);
+    PyDict_Type.tp_dealloc(self);
 }
 
 static PyMethodDef map_methods[] = {
@@ -521,7 +610,10 @@ static PyTypeObject MapBase_Type = {
     .tp_name = "checker._values.MapBase",
     .tp_doc = PyDoc_STR("Dict base of immutable maps: cached hash and copying updates in C."),
     .tp_basicsize = sizeof(MapObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_dealloc = map_dealloc,
+    .tp_traverse = map_traverse,
+    .tp_clear = map_clear,
     .tp_hash = map_hash,
     .tp_methods = map_methods,
 };
