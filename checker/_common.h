@@ -74,8 +74,9 @@ typedef struct {
 } MapObject;
 
 /* The dict's version tag, which changes whenever the dict does (PEP 509); deprecated, but
-   kept, in 3.12 and 3.13, gone in 3.14, where maps remember no fingerprint sums. */
-#if PY_VERSION_HEX < 0x030E0000
+   kept, in 3.12 and 3.13, gone in 3.14, where maps remember no fingerprint sums.  Nor do they
+   without the GIL, which is what keeps two threads from filling in one map's sum at once. */
+#if PY_VERSION_HEX < 0x030E0000 && !defined(Py_GIL_DISABLED)
 #define MAP_FP_SUMS 1
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC diagnostic push

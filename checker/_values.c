@@ -455,6 +455,7 @@ map_copy_of(PyObject *self)
     return copy;
 }
 
+#if MAP_FP_SUMS
 /* Whether `key` itself (not merely an equal object) is a key of the dict `map`: a derived
    sum must hash the very key object that the entry holds. */
 static int
@@ -469,6 +470,7 @@ holds_key(PyObject *map, PyObject *key)
     }
     return 0;
 }
+#endif
 
 /* Record in `copy`, made from `map` by changing the entry of `key` (whose value in `map` was
    `old`, NULL when absent, and in `copy` is `new`, NULL when removed), how to derive its

@@ -18,6 +18,7 @@ import gc
 import math
 import subprocess
 import sys
+import sysconfig
 from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,8 @@ def test_a_map_changed_in_place_after_set_is_fingerprinted_afresh(c_fp: Any) -> 
     assert c_fp.fingerprint(grandchild) == fingerprint_python(grandchild)
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 14) or sysconfig.get_config_var("Py_GIL_DISABLED"),
+                    reason="maps remember sums only where dicts have version tags and a GIL")
 def test_a_derived_map_lets_go_of_the_replaced_value(c_fp: Any) -> None:
     old = Point("old", 1)
     parent = Map({"k": old, "j": 2})
