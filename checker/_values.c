@@ -495,6 +495,39 @@ map_derive(PyObject *map, PyObject *copy, PyObject *key, PyObject *old, PyObject
 #endif
 }
 
+/* Lookup, insertion and deletion of a key whose hash the caller computed once for two of them:
+   an Id or a record, like any tuple, computes its hash anew each time.  CPython 3.13 took the
+   known-hash calls out of its public headers; there the dict hashes again. */
+static inline PyObject *
+lookup_known_hash(PyObject *dict, PyObject *key, Py_hash_t hash)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    return _PyDict_GetItem_KnownHash(dict, key, hash);
+#else
+    return PyDict_GetItemWithError(dict, key);
+#endif
+}
+
+static inline int
+insert_known_hash(PyObject *dict, PyObject *key, PyObject *value, Py_hash_t hash)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    return _PyDict_SetItem_KnownHash(dict, key, value, hash);
+#else
+    return PyDict_SetItem(dict, key, value);
+#endif
+}
+
+static inline int
+delete_known_hash(PyObject *dict, PyObject *key, Py_hash_t hash)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    return _PyDict_DelItem_KnownHash(dict, key, hash);
+#else
+    return PyDict_DelItem(dict, key);
+#endif
+}
+
 PyDoc_STRVAR(map_set_doc, "set(key, value, /)\n--\n\nReturn a copy with key mapped to value.");
 
 static PyObject *
@@ -504,7 +537,11 @@ map_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_TypeError, "set() takes 2 arguments (%zd given)", nargs);
         return NULL;
     }
-    PyObject *current = PyDict_GetItemWithError(self, args[0]);
+    Py_hash_t hash = PyObject_Hash(args[0]);
+    if (hash == -1) {
+        return NULL;
+    }
+    PyObject *current = lookup_known_hash(self, args[0], hash);
     if (current == args[1]) {
         /* Already mapped to this very object: the map itself is the result. */
         Py_INCREF(self);
@@ -514,7 +551,7 @@ map_set(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *copy = map_copy_of(self);
-    if (copy != NULL && PyDict_SetItem(copy, args[0], args[1]) < 0) {
+    if (copy != NULL && insert_known_hash(copy, args[0], args[1], hash) < 0) {
         Py_CLEAR(copy);
     }
     if (copy != NULL) {
@@ -556,12 +593,16 @@ PyDoc_STRVAR(map_remove_doc,
 static PyObject *
 map_remove(PyObject *self, PyObject *key)
 {
-    PyObject *current = PyDict_GetItemWithError(self, key);
+    Py_hash_t hash = PyObject_Hash(key);
+    if (hash == -1) {
+        return NULL;
+    }
+    PyObject *current = lookup_known_hash(self, key, hash);
     if (current == NULL && PyErr_Occurred()) {
         return NULL;
     }
     PyObject *copy = map_copy_of(self);
-    if (copy != NULL && PyDict_DelItem(copy, key) < 0) {
+    if (copy != NULL && delete_known_hash(copy, key, hash) < 0) {
         Py_CLEAR(copy);
     }
     if (copy != NULL && current != NULL) {
