@@ -3,9 +3,9 @@
  *
  * The pure-Python function in checker/fingerprint.py is the specification; this module must
  * return bit-identical 64-bit values for every value it accepts.  Types are tested in the same
- * order as the reference (exact types first, then tuple, set, dict and Enum subclasses), and
- * anything the fast paths do not recognise is handed back to the reference, which raises the
- * documented TypeError.
+ * order as the reference (exact types first, then tuple, dict, set and Enum subclasses; the
+ * reference tests sets before dicts, but no type is both), and anything the fast paths do not
+ * recognise is handed back to the reference, which raises the documented TypeError.
  *
  * fingerprint_permuted(value, permutation) is the same function, except that every Id (exact
  * type) met anywhere inside value that is a key of the dict `permutation` is replaced by its
@@ -752,15 +752,7 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
         Py_LeaveRecursiveCall();
         return rc;
     }
-    if (PyAnySet_Check(value)) {
-        if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
-            return -1;
-        }
-        rc = type == &PyFrozenSet_Type ? fp_cached(fp_set, value, perm, out)
-                                       : fp_set(value, perm, out);
-        Py_LeaveRecursiveCall();
-        return rc;
-    }
+    /* Before sets, which cost a Map two subtype tests (no type is both a set and a dict). */
     if (PyDict_Check(value)) {
         if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
             return -1;
@@ -772,6 +764,15 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
         else {
             rc = map_sums ? fp_map(value, perm, out) : fp_cached(fp_dict, value, perm, out);
         }
+        Py_LeaveRecursiveCall();
+        return rc;
+    }
+    if (PyAnySet_Check(value)) {
+        if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
+            return -1;
+        }
+        rc = type == &PyFrozenSet_Type ? fp_cached(fp_set, value, perm, out)
+                                       : fp_set(value, perm, out);
         Py_LeaveRecursiveCall();
         return rc;
     }
