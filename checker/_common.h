@@ -54,10 +54,12 @@ fnv(const unsigned char *data, Py_ssize_t size, uint64_t tag)
    mix(fp(k) ^ mix(fp(v) + PAIR_SALT)), the order-independent part of its fingerprint:
    - FP_SUM_KNOWN: fp_sum is that sum;
    - FP_SUM_DERIVED: the map was made from a map whose sum was fp_sum by changing the entry of
-     one key, fp_key (held; the very object both maps hold), whose value was fp_old there
-     (held; NULL: absent) and is fp_new here (borrowed from this dict; NULL: removed);
+     one key, fp_key (held; the very object both maps hold, or an equal plain key), whose value
+     was fp_old there (held; NULL: absent) and is fp_new here (borrowed from this dict; NULL:
+     removed);
    either only while the dict's version tag is still fp_version: a map is immutable, but
-   dict.__setitem__ can still change one in place, and that changes the tag. */
+   dict.__setitem__ can still change one in place, and that changes the tag.  With the sum,
+   fp_plain tells whether every key is plain (plain_key). */
 #define FP_SUM_UNKNOWN 0
 #define FP_SUM_KNOWN 1
 #define FP_SUM_DERIVED 2
@@ -71,7 +73,22 @@ typedef struct {
     PyObject *fp_old;
     PyObject *fp_new;
     int fp_state;
+    int fp_plain;
 } MapObject;
+
+/* Whether `key` is plain: an exact str, an exact int, or an Id (`id_type`, NULL if unknown) of
+   an exact str and an exact int.  Two plain keys that are equal have the same fingerprint. */
+static inline int
+plain_key(PyObject *key, PyTypeObject *id_type)
+{
+    PyTypeObject *type = Py_TYPE(key);
+    if (type == &PyUnicode_Type || type == &PyLong_Type) {
+        return 1;
+    }
+    return type == id_type && PyTuple_GET_SIZE(key) == 2 &&
+           PyUnicode_CheckExact(PyTuple_GET_ITEM(key, 0)) &&
+           PyLong_CheckExact(PyTuple_GET_ITEM(key, 1));
+}
 
 /* The dict's version tag, which changes whenever the dict does (PEP 509); deprecated, but
    kept, in 3.12 and 3.13, gone in 3.14, where maps remember no fingerprint sums.  Nor do they

@@ -506,11 +506,13 @@ dict_length(PyObject *value)
     return Py_IS_TYPE(value, &PyDict_Type) ? PyDict_GET_SIZE(value) : PyObject_Size(value);
 }
 
-/* The sum over the entries of a dict of mix(fp(k) ^ mix(fp(v) + PAIR_SALT)). */
+/* The sum over the entries of a dict of mix(fp(k) ^ mix(fp(v) + PAIR_SALT)), and in *plain
+   whether every key is plain (plain_key). */
 static int
-dict_sum(PyObject *value, PyObject *perm, uint64_t *out)
+dict_sum(PyObject *value, PyObject *perm, uint64_t *out, int *plain)
 {
     uint64_t total = 0;
+    int all_plain = 1;
     Py_ssize_t pos = 0, size = PyDict_GET_SIZE(value);
     PyObject *key, *item;
     while (PyDict_Next(value, &pos, &key, &item)) {
@@ -531,8 +533,10 @@ dict_sum(PyObject *value, PyObject *perm, uint64_t *out)
             return -1;
         }
         total += mix(k ^ mix(v + PAIR_SALT));
+        all_plain = all_plain && plain_key(key, id_type);
     }
     *out = total;
+    *plain = all_plain;
     return 0;
 }
 
@@ -541,7 +545,8 @@ fp_dict(PyObject *value, PyObject *perm, uint64_t *out)
 {
     Py_ssize_t n = dict_length(value);
     uint64_t total;
-    if (n < 0 || dict_sum(value, perm, &total) < 0) {
+    int plain;
+    if (n < 0 || dict_sum(value, perm, &total, &plain) < 0) {
         return -1;
     }
     *out = mix(total ^ mix(TAG_MAP + (uint64_t)n));
@@ -601,13 +606,13 @@ fp_map(PyObject *value, PyObject *perm, uint64_t *out)
             total = map->fp_sum;
         }
         else {
-            int rc = map->fp_state == FP_SUM_DERIVED && map->fp_version == version
-                         ? derived_sum(map, &total)
-                         : dict_sum(value, NULL, &total);
-            if (rc < 0) {
+            int derived = map->fp_state == FP_SUM_DERIVED && map->fp_version == version;
+            int plain = map->fp_plain;
+            if ((derived ? derived_sum(map, &total) : dict_sum(value, NULL, &total, &plain)) < 0) {
                 return -1;
             }
             if (map_version(value) == version) {
+                map->fp_plain = plain;
                 map->fp_state = FP_SUM_KNOWN;
                 map->fp_sum = total;
                 map->fp_version = version;

@@ -472,6 +472,22 @@ holds_key(PyObject *map, PyObject *key)
 }
 #endif
 
+/* checker.values.Id (borrowed), or NULL when it cannot be loaded (no id is then plain). */
+static PyTypeObject *
+id_type(void)
+{
+    static PyTypeObject *type = NULL;
+    static int tried = 0;
+    if (!tried) {
+        tried = 1;
+        type = load_type("Id");
+        if (type == NULL) {
+            PyErr_Clear();
+        }
+    }
+    return type;
+}
+
 /* Record in `copy`, made from `map` by changing the entry of `key` (whose value in `map` was
    `old`, NULL when absent, and in `copy` is `new`, NULL when removed), how to derive its
    fingerprint sum from `map`'s, when that is known. */
@@ -480,10 +496,16 @@ map_derive(PyObject *map, PyObject *copy, PyObject *key, PyObject *old, PyObject
 {
 #if MAP_FP_SUMS
     MapObject *from = (MapObject *)map, *to = (MapObject *)copy;
-    if (from->fp_state != FP_SUM_KNOWN || from->fp_version != map_version(map) ||
-        (old != NULL && !holds_key(map, key))) {
+    if (from->fp_state != FP_SUM_KNOWN || from->fp_version != map_version(map)) {
         return;
     }
+    /* A present key must be hashed as the object the entry holds: `key` itself, or an equal
+       key when all are plain. */
+    int plain = from->fp_plain && plain_key(key, id_type());
+    if (old != NULL && !plain && !holds_key(map, key)) {
+        return;
+    }
+    to->fp_plain = old != NULL ? from->fp_plain : plain;
     to->fp_sum = from->fp_sum;
     to->fp_version = map_version(copy);
     Py_INCREF(key);

@@ -66,6 +66,9 @@ KEYS = [
     Id("rm", 0), Id("rm", 1), Id("rm", 2), Id("rm", True), ("rm", 1), Pair("rm", 1),
     Id(Kind.RM, 1), 0, 1, True, False, 1.0, Level.LOW, "rm", Kind.RM, "a", None, NAN,
     float("nan"), frozenset({1}), Point(1, 2), (1, 2),
+    # Equal to keys above but other objects: plain keys (str, int, Id of str and int) whose
+    # sums are derived without finding the very key object.
+    Id("rm", 1), "".join(["r", "m"]), int("1000"), int("1000"),
 ]  # fmt: skip
 LEAVES = [
     "working", "prepared", "aborted", 0, 1, 2, True, None, -1.5, b"x", Id("rm", 3),
@@ -207,8 +210,26 @@ def test_a_map_changed_in_place_after_set_is_fingerprinted_afresh(c_fp: Any) -> 
     assert c_fp.fingerprint(grandchild) == fingerprint_python(grandchild)
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 14) or sysconfig.get_config_var("Py_GIL_DISABLED"),
-                    reason="maps remember sums only where dicts have version tags and a GIL")
+SUMS = pytest.mark.skipif(
+    sys.version_info >= (3, 14) or sysconfig.get_config_var("Py_GIL_DISABLED"),
+    reason="maps remember sums only where dicts have version tags and a GIL")
+
+
+@SUMS
+def test_an_equal_plain_key_derives_the_sum_as_the_held_one_would(c_fp: Any) -> None:
+    for held, given_key in [(Id("rm", 1), Id("rm", 1)), ("".join(["r", "m"]), "rm"),
+                            (int("1000"), int("1000"))]:
+        assert held == given_key and held is not given_key
+        old = Point("old", 1)
+        parent = Map({held: old, "other": 2})
+        c_fp.fingerprint(parent)
+        before = sys.getrefcount(old)
+        child = parent.set(given_key, "new")
+        assert sys.getrefcount(old) == before + 1  # the sum was derived, not recomputed
+        assert c_fp.fingerprint(child) == fingerprint_python(child)
+
+
+@SUMS
 def test_a_derived_map_lets_go_of_the_replaced_value(c_fp: Any) -> None:
     old = Point("old", 1)
     parent = Map({"k": old, "j": 2})
