@@ -432,7 +432,7 @@ def test_errors_name_the_failing_step_and_count_the_transitions_before_it():
 def test_the_search_collects_cycles_less_often_and_restores_the_thresholds():
     import gc
 
-    from checker.explore import YOUNG_OBJECTS
+    from checker.explore import MIDDLE_COLLECTIONS, YOUNG_OBJECTS
 
     before = gc.get_threshold()
     seen = []
@@ -440,9 +440,10 @@ def test_the_search_collects_cycles_less_often_and_restores_the_thresholds():
     class Watching(Counter):
         @invariant
         def watch(self, s):
-            seen.append(gc.get_threshold()[0])
+            seen.append(gc.get_threshold())
             return True
 
     check(Watching())
-    assert seen and min(seen) >= YOUNG_OBJECTS
+    assert seen and min(young for young, _, _ in seen) >= YOUNG_OBJECTS
+    assert min(middle for _, middle, _ in seen) >= MIDDLE_COLLECTIONS
     assert gc.get_threshold() == before
