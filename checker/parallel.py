@@ -4,23 +4,23 @@ The search is level-synchronous breadth-first search, so its results equal those
 search (:mod:`checker.explore`): the same distinct states, transitions, depth, verdict and the
 same shortest counterexample.
 
-Each level is split into contiguous runs of the plain search's order: worker 0 holds the
-level's first states, worker 1 the next ones, and so on. How a level goes:
+Each level is held as pieces: runs of consecutive states in the plain search's order, about
+``PIECES_PER_WORKER`` per worker, interleaved between the workers. How a level goes:
 
-1. Each worker expands its run. It offers every successor's fingerprint to the shared table
+1. Each worker expands its pieces. It offers every successor's fingerprint to the shared table
    (:mod:`checker._table`) with a key ``(level, rank of parent, ordinal)`` packed in 64 bits;
    the table keeps the smallest key offered for a fingerprint, which is the transition through
    which the plain search would have found the state first. States seen in earlier levels are
    rejected at once, so no state crosses a process boundary for deduplication.
 2. At the barrier each worker keeps the candidates whose key won: they are the next level's
-   states. It records their parents, checks their invariants and reports how many it won.
-   A worker's keys are all smaller than the next worker's (its parents come first), so the
-   next level in the plain search's order is worker 0's winners, then worker 1's, and so on:
-   a worker's first rank is the number of winners before it, and no keys need merging.
+   states. It records their parents, checks their properties and reports how many states each
+   of its pieces won. All children of a state are offered by the worker that expanded it, so
+   the states a piece won rank together, right after those of the piece before it: the next
+   level's ranks follow from these counts, and no keys need merging.
 3. The coordinator picks the earliest event of the level (a broken property, a deadlock, an
    exception) by rank, which is exactly where the plain search would have stopped; counts at
-   that point are rebuilt from the keys. Otherwise it evens out the next level by moving
-   states at the boundaries of the runs to the neighbouring workers.
+   that point are rebuilt from the keys. Otherwise it cuts the next level into pieces and moves
+   pieces from the busiest workers to the idlest until their shares are even.
 
 When the table needs to grow, every worker rehashes a slice of it into the new one.
 
@@ -132,7 +132,7 @@ class _Shared:
 
 def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: Options,
             conn: Any) -> None:
-    """A worker process: expand its run of each level on request, report counts and events."""
+    """A worker process: expand its pieces of each level on request, report counts and events."""
     from checker import _table
     from checker.cli import make_fingerprint
     from checker.loader import build_model
@@ -624,7 +624,7 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
 
 
 def _expand_all(pipes: list, depth: int, retry: bool, parcels: list) -> list[tuple] | None:
-    """Ask every worker to expand its run of the level (taking in the states shipped to it
+    """Ask every worker to expand its pieces of the level (taking in the pieces shipped to it
     first); None if the table filled up (grow and retry)."""
     for pipe, incoming in zip(pipes, parcels):
         pipe.send(("expand", depth, retry, incoming))
