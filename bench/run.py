@@ -97,15 +97,14 @@ def main() -> None:
             result = run_checker(model, params, workers, args.symmetry)
             seconds = result["seconds"]
             peak = result["peak_memory_bytes"]
-            per_state = max(peak - floor, 0) / max(result["distinct_states"], 1)
+            # The peak counts every process: the coordinator and each worker start at the floor.
+            processes = 1 if workers == 1 else 1 + workers
+            per_state = max(peak - processes * floor, 0) / max(result["distinct_states"], 1)
             overhead = f"{seconds / base:.2f}" if base else "-"
             reference = "/".join("-" if t is None else f"{t:g}" for t in tlc) if tlc else "-"
-            # With several workers the peak is the coordinator's alone: not shown.
-            memory = (f"{peak / 2**20:>8.1f} {per_state:>8.0f}" if workers == 1
-                      else f"{'-':>8} {'-':>8}")
             print(f"{name:<20} {workers:>7} {result['distinct_states']:>10,} "
                   f"{result['transitions']:>12,} {seconds:>8.2f} "
-                  f"{result['states_per_second']:>9,.0f} {memory} "
+                  f"{result['states_per_second']:>9,.0f} {peak / 2**20:>8.1f} {per_state:>8.0f} "
                   f"{base if base else 0:>10.2f} {overhead:>8} "
                   f"{reference:>12}", flush=True)
 

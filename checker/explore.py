@@ -93,6 +93,8 @@ class Result:
     symmetry: bool = False
     incomplete_reason: str | None = None
     properties: list[tuple[str, str]] = field(default_factory=list)
+    worker_memory_bytes: int = 0
+    """Peak resident memory of a parallel search's worker processes, added together."""
 
     @builtins.property
     def states_per_second(self) -> float:

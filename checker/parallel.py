@@ -136,6 +136,7 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
     from checker import _table
     from checker.cli import make_fingerprint
     from checker.loader import build_model
+    from checker.report import peak_memory_bytes
 
     path, params, name, symmetry = source
     collect_less()
@@ -190,6 +191,8 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
             pieces, parcels = _cut(won, message[1], index)
             won = []
             conn.send(("shipped", parcels))
+        elif command == "memory":
+            conn.send(("memory", peak_memory_bytes()))
         elif command == "count":
             _, limit, inclusive, below_rank = message
             new = sum(1 for entry in won
@@ -508,7 +511,9 @@ def explore(model: Model, options: Options, workers: int,
         processes.append(process)
     shared = _Shared(INITIAL_CAPACITY)
     try:
-        return (yield from _coordinate(explorer, shared, pipes, started, _table))
+        result = yield from _coordinate(explorer, shared, pipes, started, _table)
+        result.worker_memory_bytes = sum(reply[1] for reply in _all(pipes, ("memory",), "memory"))
+        return result
     except (EOFError, BrokenPipeError, ConnectionResetError):
         codes = [process.exitcode for process in processes]
         raise CheckerError(f"a worker process died (exit codes {codes}); its error is "

@@ -119,13 +119,14 @@ def json_result(result: Result, model: Any = None) -> dict[str, Any]:
         "incomplete_reason": result.incomplete_reason,
         "collision_probability": result.collision_probability,
         "properties": [{"name": n, "kind": k} for n, k in result.properties],
-        "peak_memory_bytes": peak_memory_bytes(),
+        "peak_memory_bytes": peak_memory_bytes() + result.worker_memory_bytes,
         **({"param_space": describe_space(model)} if model is not None else {}),
     }
 
 
 def peak_memory_bytes() -> int:
-    """The peak resident memory of this process so far, in bytes (Linux reports KiB)."""
+    """The peak resident memory of this process so far, in bytes (Linux reports KiB); a
+    result's JSON adds that of the parallel search's workers."""
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -236,3 +236,17 @@ def test_a_table_that_fills_during_a_level_grows_and_the_level_is_expanded_again
     assert sum(retries) >= 3
     assert (two.verdict, two.distinct_states, two.transitions, two.depth) == (
         one.verdict, one.distinct_states, one.transitions, one.depth) == ("ok", 8832, 58145, 16)
+
+
+def test_the_json_peak_memory_of_a_parallel_run_counts_its_workers():
+    from checker.explore import Explorer, Options, drain
+    from checker.loader import build_model
+    from checker.report import json_result, peak_memory_bytes
+
+    model = build_model(ROOT / "models" / "two_phase_commit.py", {"rms": 3}, None)
+    two = drain(parallel.explore(model, Options(), 2, False), None)
+    one = drain(Explorer(model, Options()).run(), None)
+    assert one.worker_memory_bytes == 0
+    assert two.worker_memory_bytes > 2 * 10 * 2**20  # two interpreters with the checker loaded
+    assert json_result(two, model)["peak_memory_bytes"] >= (
+        peak_memory_bytes() + two.worker_memory_bytes)
