@@ -335,7 +335,7 @@ def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piec
             except TableFull:
                 raise
             except Exception as exc:
-                failing = _unfingerprintable(produced, state, fingerprint)
+                failing = explorer._unfingerprintable(produced, state, 0)
                 degrees.append(failing)
                 return _raised(explorer, state, rank, failing, parent, exc)
         else:
@@ -379,19 +379,6 @@ def _offer_each(explorer: Explorer, fingerprint: Any, table: Any, state: Any, pa
         raise InvalidInput(f"a state has {ordinal} successors; at most {AFTER_ALL} are "
                            "supported by the parallel search (use --workers 1)")
     return ordinal, None
-
-
-def _unfingerprintable(produced: list, state: Any, fingerprint: Any) -> int:
-    """The position of the first successor whose fingerprint raises (the list's length if
-    none does: the failure was elsewhere)."""
-    for ordinal, successor in enumerate(produced):
-        if successor is state:
-            continue
-        try:
-            fingerprint(successor)
-        except Exception:
-            return ordinal
-    return len(produced)
 
 
 def _raised(explorer: Explorer, state: Any, rank: int, ordinal: int, parent: int,
