@@ -181,6 +181,9 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
             except _table.TableFull:
                 conn.send(("full",))
                 continue
+            except InvalidInput as exc:
+                conn.send(("invalid", str(exc)))
+                continue
             conn.send(("expanded", event, sum(sum(piece.degrees) for piece in pieces)))
         elif command == "settle":
             won = attached[1].settle(candidates)
@@ -326,9 +329,7 @@ def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piec
         produced = explorer.produce(state)
         if in_c and type(produced) is list:
             ordinal = len(produced)
-            if ordinal >= ORDINAL_LIMIT:
-                raise InvalidInput(f"a state has {ordinal} successors; at most {AFTER_ALL} are "
-                                   "supported by the parallel search (use --workers 1)")
+            _check_successors(ordinal)
             try:
                 offer_candidates(produced, state, parent, fingerprint, prefix, base, retry,
                                  candidates)
@@ -375,10 +376,15 @@ def _offer_each(explorer: Explorer, fingerprint: Any, table: Any, state: Any, pa
         raise
     except Exception as exc:
         return ordinal, _raised(explorer, state, rank, ordinal, parent, exc)
-    if ordinal >= ORDINAL_LIMIT:
-        raise InvalidInput(f"a state has {ordinal} successors; at most {AFTER_ALL} are "
-                           "supported by the parallel search (use --workers 1)")
+    _check_successors(ordinal)
     return ordinal, None
+
+
+def _check_successors(count: int) -> None:
+    """Refuse a state with more successors than a key has room for."""
+    if count >= ORDINAL_LIMIT:
+        raise InvalidInput(f"a state has {count} successors; at most {AFTER_ALL} are "
+                           "supported by the parallel search (use --workers 1)")
 
 
 def _raised(explorer: Explorer, state: Any, rank: int, ordinal: int, parent: int,
@@ -617,10 +623,14 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
 
 def _expand_all(pipes: list, depth: int, retry: bool, parcels: list) -> list[tuple] | None:
     """Ask every worker to expand its pieces of the level (taking in the pieces shipped to it
-    first); None if the table filled up (grow and retry)."""
+    first); None if the table filled up (grow and retry). A model the parallel search cannot
+    take is reported as by the plain search's bad input."""
     for pipe, incoming in zip(pipes, parcels):
         pipe.send(("expand", depth, retry, incoming))
     replies = [pipe.recv() for pipe in pipes]
+    for reply in replies:
+        if reply[0] == "invalid":
+            raise InvalidInput(reply[1])
     if any(reply[0] == "full" for reply in replies):
         return None
     return replies

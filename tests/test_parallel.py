@@ -250,3 +250,21 @@ def test_the_json_peak_memory_of_a_parallel_run_counts_its_workers():
     assert two.worker_memory_bytes > 2 * 10 * 2**20  # two interpreters with the checker loaded
     assert json_result(two, model)["peak_memory_bytes"] >= (
         peak_memory_bytes() + two.worker_memory_bytes)
+
+
+def test_a_state_with_too_many_successors_is_a_one_line_error(tmp_path):
+    model = tmp_path / "wide.py"
+    model.write_text(
+        "from checker import Model, action\n\n\n"
+        "class Wide(Model):\n"
+        "    def init(self):\n"
+        "        return 0\n\n"
+        "    @action(over=range(70_000))\n"
+        "    def step(self, s, i):\n"
+        "        if s == 0:\n"
+        "            return i + 1\n")
+    run = subprocess.run([sys.executable, "-m", "checker", str(model), "--workers", "2"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 150
+    assert "a state has 70000 successors; at most 65535" in run.stderr
+    assert "Traceback" not in run.stderr
