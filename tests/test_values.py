@@ -171,3 +171,16 @@ def test_text_of_values_does_not_depend_on_the_hash_seed():
     assert values.show(frozenset({(2, "b"), (1, "a")})) == "frozenset({(1, 'a'), (2, 'b')})"
     assert values.show(frozenset({frozenset({2}), frozenset({1})})) == (
         "frozenset({frozenset({1}), frozenset({2})})")
+
+
+def test_ids_of_a_str_kind_and_int_index_are_one_object_also_when_unpickled():
+    import pickle
+
+    from checker.values import Id, ids
+
+    nodes = ids("node", 3)
+    assert Id("node", 1) is nodes[1]
+    assert pickle.loads(pickle.dumps(nodes))[2] is nodes[2]
+    # Equal ids of other types keep their own objects (they print differently).
+    assert Id("node", True) == nodes[1] and Id("node", True) is not nodes[1]
+    assert repr(Id("node", True)) == "nodeTrue" and repr(Id("node", 1)) == "node1"
