@@ -37,7 +37,7 @@ import pickle
 import sys
 import time
 from bisect import bisect_left
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -175,7 +175,7 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
         elif command == "expand":
             _, level, retry, parcels = message
             if parcels:
-                pieces = _received(pieces, parcels)
+                pieces = _received(pieces, parcels, None if symmetry else fingerprint)
             candidates = []
             try:
                 event = _expand(explorer, fingerprint, attached[1], pieces, level, candidates,
@@ -286,10 +286,23 @@ def _unpickled(parcel: bytes) -> Any:
     return unpickler.load()
 
 
-def _received(pieces: list[_Piece], parcels: list[bytes]) -> list[_Piece]:
-    """This worker's pieces with those shipped to it, in rank order."""
+def _received(pieces: list[_Piece], parcels: list[bytes], plain: Callable[[Any], int] | None
+              ) -> list[_Piece]:
+    """This worker's pieces with those shipped to it, in rank order.
+
+    With ``plain``, the plain fingerprint function, each received state is fingerprinted once:
+    maps arrive without the fingerprint sums they keep (:mod:`checker._values`), and a map
+    derives its sum from its parent's only when the parent's is known; without this every
+    child of a received state summed its maps in full (two-phase commit: expanding a received
+    state took 15% more instructions than expanding one of the worker's own).
+    """
     with _no_collections():
-        pieces = pieces + [_Piece(*_unpickled(parcel)) for parcel in parcels]
+        received = [_Piece(*_unpickled(parcel)) for parcel in parcels]
+        if plain is not None:
+            for piece in received:
+                for entry in piece.entries:
+                    plain(entry[2])
+        pieces = pieces + received
     pieces.sort(key=lambda piece: piece.first_rank)
     return pieces
 

@@ -279,3 +279,20 @@ def test_states_shipped_between_workers_arrive_with_this_process_s_strings_and_i
     copy = received[1][0][2]
     assert all(key is Id("rm", key.index) for key in copy)
     assert copy[Id("rm", 0)] is "working"  # noqa: F632 - the interned constant itself
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_received_states_are_fingerprinted_so_their_children_derive_map_sums(warm):
+    # A map that knows its fingerprint sum makes children that derive theirs from it, holding
+    # the replaced value until then: the reference count shows whether the sum was known.
+    from checker.fingerprint import fingerprint
+    from checker.values import Id, Map
+
+    parcel = parallel._pickled((5, [(7, 9, Map({Id("rm", 0): ("old", 1)}), 1)]))
+    piece, = parallel._received([], [parcel], fingerprint if warm else None)
+    received = piece.entries[0][2]
+    old = received[Id("rm", 0)]
+    held = sys.getrefcount(old)
+    child = received.set(Id("rm", 0), "new")
+    assert sys.getrefcount(old) == held + warm
+    assert fingerprint(child) == fingerprint(Map({Id("rm", 0): "new"}))
