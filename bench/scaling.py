@@ -5,7 +5,7 @@
 
 For each worker count the table shows distinct states, transitions, wall seconds, the speed-up
 over the first row, and where the coordinator waited: start-up (spawning the workers and
-loading the model in each), expanding levels, settling winners and checking invariants,
+loading the model in each), expanding levels and checking the new states, settling the winners,
 ranking and balancing the next level between workers, growing the shared table, and how many
 levels were expanded again because the table filled up during them; ``balance`` is the mean
 over the busiest worker's transitions, summed over levels (1.00: every level evenly shared).
@@ -54,13 +54,13 @@ def instrument(phases: dict[str, float]) -> None:
     parallel._all = all_by_command
     plain_expand = parallel._expand_all
 
-    def expand_all(pipes: list, depth: int, retry: bool, parcels: list) -> Any:
+    def expand_all(pipes: list, depth: int, retry: bool, parcels: list, pending: set) -> Any:
         if "start" not in phases:  # from the search's start to its first level
             phases["start"] = time.perf_counter() - phases["began"]
         phases["retries"] += retry
-        replies = timed(phases, "expand", plain_expand)(pipes, depth, retry, parcels)
+        replies = timed(phases, "expand", plain_expand)(pipes, depth, retry, parcels, pending)
         if replies is not None:  # transitions per worker: how evenly the level was shared
-            work = [reply[2] for reply in replies]
+            work = [reply[1] for reply in replies]
             phases["mean work"] += sum(work) / len(work)
             phases["most work"] += max(work)
         return replies

@@ -11,12 +11,14 @@ Each level is held as pieces: runs of consecutive states in the plain search's o
    (:mod:`checker._table`) with a key ``(level, rank of parent, ordinal)`` packed in 64 bits;
    the table keeps the smallest key offered for a fingerprint, which is the transition through
    which the plain search would have found the state first. States seen in earlier levels are
-   rejected at once, so no state crosses a process boundary for deduplication.
+   rejected at once, so no state crosses a process boundary for deduplication. A successor
+   whose offer set the smallest key so far is a candidate: the worker checks its properties
+   at once (a state found by several workers is checked by each, at its own key).
 2. At the barrier each worker keeps the candidates whose key won: they are the next level's
-   states. It records their parents, checks their properties and reports how many states each
-   of its pieces won. All children of a state are offered by the worker that expanded it, so
-   the states a piece won rank together, right after those of the piece before it: the next
-   level's ranks follow from these counts, and no keys need merging.
+   states. It records their parents and reports how many states each of its pieces won. All
+   children of a state are offered by the worker that expanded it, so the states a piece won
+   rank together, right after those of the piece before it: the next level's ranks follow
+   from these counts, and no keys need merging.
 3. The coordinator picks the earliest event of the level (a broken property, a deadlock, an
    exception) by rank, which is exactly where the plain search would have stopped; counts at
    that point are rebuilt from the keys. Otherwise it cuts the next level into pieces and moves
@@ -173,25 +175,26 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
             pieces = [_Piece(message[2], _initial_entries(model, message[1]))]
             conn.send(("seeded",))
         elif command == "expand":
-            _, level, retry, parcels = message
+            _, level, retry, parcels, pending = message
             if parcels:
                 pieces = _received(pieces, parcels, None if symmetry else fingerprint)
             candidates = []
+            checks = _Checks(explorer, pending)
             try:
                 event = _expand(explorer, fingerprint, attached[1], pieces, level, candidates,
-                                retry)
+                                retry, checks)
             except _table.TableFull:
                 conn.send(("full",))
                 continue
             except InvalidInput as exc:
                 conn.send(("invalid", str(exc)))
                 continue
-            conn.send(("expanded", event, sum(sum(piece.degrees) for piece in pieces)))
+            conn.send(("expanded", sum(sum(piece.degrees) for piece in pieces),
+                       checks.outcome(event)))
         elif command == "settle":
             won = attached[1].settle(candidates)
             candidates = []
-            event, reached, doubtful = _check_new(explorer, won, message[1])
-            conn.send(("settled", _children(won, pieces, level), event, reached, doubtful))
+            conn.send(("settled", _children(won, pieces, level)))
         elif command == "next":
             pieces, parcels = _cut(won, message[1], index)
             won = []
@@ -338,8 +341,9 @@ def _detach(attached: tuple[Any, Any] | None) -> None:
 
 
 def _expand(explorer: Explorer, fingerprint: Any, table: Any, pieces: list[_Piece], level: int,
-            candidates: list, retry: bool) -> Event | None:
-    """Expand this worker's pieces of ``level``; offer successors; return the first event.
+            candidates: list, retry: bool, checks: _Checks) -> Event | None:
+    """Expand this worker's pieces of ``level``; offer successors and check the candidates'
+    properties; return the first event.
 
     A successor whose offer set the smallest key so far becomes a candidate ``(key, code,
     state, parent)``. Pieces are in rank order, so candidates come in key order, and this
@@ -351,14 +355,15 @@ def _expand(explorer: Explorer, fingerprint: Any, table: Any, pieces: list[_Piec
     for piece in pieces:
         piece.degrees = []
     for piece in pieces:
-        event = _expand_piece(explorer, fingerprint, table, piece, base, candidates, retry)
+        event = _expand_piece(explorer, fingerprint, table, piece, base, candidates, retry,
+                              checks)
         if event is not None:  # the pieces after it rank later
             return event
     return None
 
 
 def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piece, base: int,
-                  candidates: list, retry: bool) -> Event | None:
+                  candidates: list, retry: bool, checks: _Checks) -> Event | None:
     """Expand one piece (see :func:`_expand`); return its first event."""
     from checker._table import TableFull
 
@@ -366,6 +371,8 @@ def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piec
     model = explorer.model
     in_c = not explorer.action_invariants
     offer_candidates = table.offer_candidates
+    watch = bool(checks)
+    check = checks.check
     degrees = piece.degrees
     rank = piece.first_rank - 1
     for _, parent, state, _ in piece.entries:
@@ -378,18 +385,25 @@ def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piec
         if in_c and type(produced) is list:
             ordinal = len(produced)
             _check_successors(ordinal)
+            before = len(candidates)
             try:
                 offer_candidates(produced, state, parent, fingerprint, prefix, base, retry,
                                  candidates)
             except TableFull:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # the candidates before the failing successor count
                 failing = explorer._unfingerprintable(produced, state, 0)
                 degrees.append(failing)
-                return _raised(explorer, state, rank, failing, parent, exc)
+                return ((check(candidates, before) if watch else None)
+                        or _raised(explorer, state, rank, failing, parent, exc))
+            if watch and len(candidates) > before:
+                event = check(candidates, before)
+                if event is not None:
+                    degrees.append(ordinal)
+                    return event
         else:
             ordinal, event = _offer_each(explorer, fingerprint, table, state, parent, rank,
-                                         produced, base, candidates, retry)
+                                         produced, base, candidates, retry, checks)
             if event is not None:
                 degrees.append(ordinal)
                 return event
@@ -400,10 +414,10 @@ def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piec
 
 
 def _offer_each(explorer: Explorer, fingerprint: Any, table: Any, state: Any, parent: int,
-                rank: int, produced: Any, base: int, candidates: list, retry: bool
-                ) -> tuple[int, Event | None]:
-    """Offer a state's successors one by one, checking action invariants on the way (or
-    re-running an enumeration that raised); return their number and an event, if any."""
+                rank: int, produced: Any, base: int, candidates: list, retry: bool,
+                checks: _Checks) -> tuple[int, Event | None]:
+    """Offer a state's successors one by one, checking action invariants and candidates on
+    the way (or re-running an enumeration that raised); return their number and an event."""
     from checker._table import TableFull
 
     prefix = base | (rank << RANK_SHIFT)
@@ -420,6 +434,10 @@ def _offer_each(explorer: Explorer, fingerprint: Any, table: Any, state: Any, pa
             outcome = table.offer(code, key, base)
             if outcome == 1 or (retry and outcome == 2 and table.key(code) == key):
                 candidates.append((key, code, successor, parent))
+                if checks:
+                    event = checks.check(candidates, len(candidates) - 1)
+                    if event is not None:
+                        return ordinal, event
     except TableFull:
         raise
     except Exception as exc:
@@ -445,56 +463,81 @@ def _raised(explorer: Explorer, state: Any, rank: int, ordinal: int, parent: int
     return Event(rank, ordinal, TRANSITION_EVENT, ERROR, parent, f"{label}\n{message}")
 
 
-def _check_new(explorer: Explorer, won: list[Entry], pending_names: set[str]
-               ) -> tuple[Event | None, dict[str, tuple[int, int]], list[tuple[str, Event]]]:
-    """Check properties on this worker's new states, as the plain search would.
+class _Checks:
+    """Properties checked on a worker's candidates as it finds them, as the plain search checks
+    a state when it finds it, while the state is still in the processor's caches. (Checked at
+    the level's barrier instead, every new state was read back from memory while the other
+    workers waited: two-phase commit with 8 RMs and 2 workers spent 1.5-2.2 s of 14-21 s
+    there, 0.4-0.5 s since.)
 
-    Returns the first broken invariant or failed invariant check (placed at the transition
-    that found the state), where each still pending sometimes property (``pending_names``)
-    first held here, and the sometimes checks that raised: the plain search meets those only
-    if no other worker's state reached the property at an earlier transition of the level.
+    A candidate may lose to another worker's smaller key for the same state; that worker
+    checked the same state at that key, so over all workers the smallest key of an event is
+    where the plain search meets it. Holds where each pending sometimes property first held
+    and the sometimes checks that raised: the plain search meets those only if no state
+    reached the property at an earlier transition of the level.
     """
-    reached: dict[str, tuple[int, int]] = {}
-    doubtful: list[tuple[str, Event]] = []
-    pending = [p for p in explorer.sometimes if p.name in pending_names]
-    invariants = explorer.invariants
 
-    def event(key: int, code: int, what: str, detail: str = "") -> Event:
-        rank = (key >> RANK_SHIFT) & (RANK_LIMIT - 1)
-        return Event(rank, key & (ORDINAL_LIMIT - 1), STATE_EVENT, what, code, detail)
+    __slots__ = ("invariants", "pending", "model_file", "reached", "doubtful")
 
-    for key, code, state, _ in won:
-        for prop in invariants:
-            try:
-                holds = prop.check(state)
-            except Exception as exc:
-                message = describe_exception(exc, explorer.model_file)
-                return (event(key, code, ERROR, f"invariant {prop.name}\n{message}"), reached,
-                        doubtful)
-            if not holds:
-                return event(key, code, prop.name), reached, doubtful
-        if not pending:
-            continue
-        for prop in list(pending):
+    def __init__(self, explorer: Explorer, pending_names: set[str]) -> None:
+        self.invariants = explorer.invariants
+        self.pending = [p for p in explorer.sometimes if p.name in pending_names]
+        self.model_file = explorer.model_file
+        self.reached: dict[str, tuple[int, int]] = {}
+        self.doubtful: list[tuple[str, Event]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.invariants or self.pending)
+
+    def check(self, entries: list[Entry], start: int) -> Event | None:
+        """Check ``entries[start:]`` in order; the first broken invariant or invariant check
+        that raised."""
+        for index in range(start, len(entries)):
+            key, code, state, _ = entries[index]
+            for prop in self.invariants:
+                try:
+                    holds = prop.check(state)
+                except Exception as exc:
+                    message = describe_exception(exc, self.model_file)
+                    return _state_event(key, code, ERROR, f"invariant {prop.name}\n{message}")
+                if not holds:
+                    return _state_event(key, code, prop.name)
+            if self.pending:
+                self._sometimes(key, code, state)
+        return None
+
+    def _sometimes(self, key: int, code: int, state: Any) -> None:
+        for prop in list(self.pending):
             try:
                 hit = prop.check(state)
             except Exception as exc:
-                message = describe_exception(exc, explorer.model_file)
-                doubtful.append((prop.name, event(key, code, ERROR,
-                                                  f"sometimes {prop.name}\n{message}")))
-                pending.remove(prop)
+                message = describe_exception(exc, self.model_file)
+                self.doubtful.append((prop.name, _state_event(
+                    key, code, ERROR, f"sometimes {prop.name}\n{message}")))
+                self.pending.remove(prop)
                 continue
             if hit:
-                pending.remove(prop)
-                reached[prop.name] = ((key >> RANK_SHIFT) & (RANK_LIMIT - 1),
-                                      key & (ORDINAL_LIMIT - 1))
-    return None, reached, doubtful
+                self.pending.remove(prop)
+                self.reached[prop.name] = ((key >> RANK_SHIFT) & (RANK_LIMIT - 1),
+                                           key & (ORDINAL_LIMIT - 1))
+
+    def outcome(self, event: Event | None
+                ) -> tuple[Event | None, dict[str, tuple[int, int]], list[tuple[str, Event]]]:
+        """``event`` with what the sometimes checks found, as :func:`_first_events` takes it."""
+        return event, self.reached, self.doubtful
+
+
+def _state_event(key: int, code: int, what: str, detail: str = "") -> Event:
+    """The event of the state that transition ``key`` found (as the plain search meets it
+    once the state is new)."""
+    rank = (key >> RANK_SHIFT) & (RANK_LIMIT - 1)
+    return Event(rank, key & (ORDINAL_LIMIT - 1), STATE_EVENT, what, code, detail)
 
 
 def _first_events(checked: list[tuple[Event | None, dict[str, tuple[int, int]],
                                       list[tuple[str, Event]]]]
                   ) -> tuple[list[Event], set[str]]:
-    """The events of a level's property checks (one ``_check_new`` result per worker) and the
+    """The events of a level (one :meth:`_Checks.outcome` per worker) and the
     sometimes properties it reached: a sometimes check that raised counts unless another state
     reached that property at an earlier transition."""
     reached: dict[str, tuple[int, int]] = {}
@@ -607,7 +650,8 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
         if shared.table.offer(code, pack(0, 0, ordinal), 0) == 1:
             shared.table.set_parent(code, 0)
             frontier.append((pack(0, 0, ordinal), code, state, 0))
-    events, reached = _first_events([_check_new(explorer, frontier, pending)])
+    checks = _Checks(explorer, pending)
+    events, reached = _first_events([checks.outcome(checks.check(frontier, 0))])
     if events:
         return _stop_at_start(explorer, shared, frontier, min(events), result)
     pending -= reached
@@ -629,19 +673,17 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
         room = _room_for(shared.table.count() + LEVEL_GROWTH * level_size, shared.capacity)
         if room > shared.capacity:
             _grow(shared, pipes, room)
-        replies = _expand_all(pipes, depth, False, parcels)
+        replies = _expand_all(pipes, depth, False, parcels, pending)
         while replies is None:
             _grow(shared, pipes, shared.capacity * 2)
-            replies = _expand_all(pipes, depth, True, [[] for _ in pipes])
-        expansion_events = [r[1] for r in replies if r[1] is not None]
-        settled = _all(pipes, ("settle", pending), "settled")
-        events, reached = _first_events([reply[2:] for reply in settled])
-        events += expansion_events
+            replies = _expand_all(pipes, depth, True, [[] for _ in pipes], pending)
+        settled = _all(pipes, ("settle",), "settled")
+        events, reached = _first_events([reply[2] for reply in replies])
         if events:
             first = min(events)
             return _stop(explorer, shared, pipes, first, distinct, transitions, depth, result)
         pending -= reached
-        transitions += sum(r[2] for r in replies)
+        transitions += sum(r[1] for r in replies)
         layout, parcels = _next_level(pipes, layout, [r[1] for r in settled])
         level_size = sum(size for _, size, _ in layout)
         distinct += level_size
@@ -670,12 +712,14 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
     return result(OK, distinct, depth, transitions)
 
 
-def _expand_all(pipes: list, depth: int, retry: bool, parcels: list) -> list[tuple] | None:
+def _expand_all(pipes: list, depth: int, retry: bool, parcels: list, pending: set[str]
+                ) -> list[tuple] | None:
     """Ask every worker to expand its pieces of the level (taking in the pieces shipped to it
-    first); None if the table filled up (grow and retry). A model the parallel search cannot
-    take is reported as by the plain search's bad input."""
+    first) and check ``pending`` sometimes properties; None if the table filled up (grow and
+    retry). A model the parallel search cannot take is reported as by the plain search's bad
+    input."""
     for pipe, incoming in zip(pipes, parcels):
-        pipe.send(("expand", depth, retry, incoming))
+        pipe.send(("expand", depth, retry, incoming, pending))
     replies = [pipe.recv() for pipe in pipes]
     for reply in replies:
         if reply[0] == "invalid":

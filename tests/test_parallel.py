@@ -225,9 +225,9 @@ def test_a_table_that_fills_during_a_level_grows_and_the_level_is_expanded_again
     retries = []
     expand_all = parallel._expand_all
 
-    def recording(pipes, depth, retry, parcels):
+    def recording(pipes, depth, retry, parcels, pending):
         retries.append(retry)
-        return expand_all(pipes, depth, retry, parcels)
+        return expand_all(pipes, depth, retry, parcels, pending)
 
     monkeypatch.setattr(parallel, "_expand_all", recording)
     model = build_model(ROOT / "models" / "two_phase_commit.py", {"rms": 5}, None)
@@ -296,3 +296,44 @@ def test_received_states_are_fingerprinted_so_their_children_derive_map_sums(war
     child = received.set(Id("rm", 0), "new")
     assert sys.getrefcount(old) == held + warm
     assert fingerprint(child) == fingerprint(Map({Id("rm", 0): "new"}))
+
+
+CONVERGING = """
+from checker import Model, action, invariant, param, sometimes
+
+
+class Converging(Model):
+    bad = param(1003, range(1000, 1008), "the state of level 2 that breaks the invariant")
+
+    def init(self):
+        return 0
+
+    @action(over=range(300))
+    def fan(self, s, i):
+        if s == 0:
+            return i + 1  # level 1: 300 states, shared out between the workers
+        if s <= 300 and i < 2:
+            return 1000 + (s * (i + 1)) % 8  # level 2: 8 states, each found by many workers
+
+    @invariant
+    def fine(self, s):
+        return s != self.bad
+
+    @sometimes
+    def seven(self, s):
+        return s == 1007
+"""
+
+
+@pytest.mark.parametrize("bad", [1000, 1003, 1007])
+def test_a_state_found_by_several_workers_breaks_the_invariant_where_one_worker_finds_it(
+        tmp_path, bad):
+    # Each worker checks the states it offered first; the earliest over all workers must be
+    # the transition through which the plain search finds the state.
+    model = tmp_path / "converging.py"
+    model.write_text(CONVERGING)
+    extra = ["-p", f"bad={bad}", "--no-deadlock"]
+    one = result(str(model), extra, 1)
+    assert one["verdict"] == "violation" and one["property"] == "fine"
+    assert result(str(model), extra, 2) == one
+    assert result(str(model), extra, 3) == one
