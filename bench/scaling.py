@@ -10,11 +10,17 @@ ranking and balancing the next level between workers, growing the shared table, 
 levels were expanded again because the table filled up during them; ``balance`` is the mean
 over the busiest worker's transitions, summed over levels (1.00: every level evenly shared).
 A phase that does not shrink with more workers is what limits the speed-up.
+
+With ``--ceiling`` each row also shows what this machine gives N independent plain searches
+run at once, over one run alone just before (N times its seconds over the slowest copy's):
+shared caches, memory bandwidth and, on a virtual machine, its neighbours bound every
+parallel search by that figure, so the speed-up is best read against it.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import time
@@ -90,6 +96,25 @@ def run(path: str, params: dict[str, Any], workers: int) -> tuple[Any, float, di
     return result, wall, phases
 
 
+def plain_seconds(path: str, params: dict[str, Any]) -> float:
+    """Seconds of one plain search (the work of one copy for ``--ceiling``)."""
+    model = build_model(path, params, None)
+    began = time.perf_counter()
+    drain(start(model, Options(), None, False, 1)[0], None)
+    return time.perf_counter() - began
+
+
+def ceiling(path: str, params: dict[str, Any], copies: int) -> float:
+    """The speed-up this machine gives ``copies`` plain searches run at once in separate
+    processes over one run alone, measured just before (the machine's speed may drift)."""
+    if copies == 1:
+        return 1.0
+    with multiprocessing.get_context("spawn").Pool(copies) as pool:
+        alone = pool.apply(plain_seconds, (path, params))
+        seconds = pool.starmap(plain_seconds, [(path, params)] * copies)
+    return copies * alone / max(seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ROOT / "models" / "two_phase_commit.py"))
@@ -97,13 +122,16 @@ def main() -> None:
     parser.add_argument("-p", dest="params", action="append", default=[], metavar="NAME=VALUE",
                         help="model parameters instead of --rms")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also run as many plain searches at once as workers (see above)")
     args = parser.parse_args()
     params: dict[str, Any] = {"rms": args.rms}
     if args.params:
         params = {k: eval(v) for k, v in (p.split("=", 1) for p in args.params)}
     print(f"{Path(args.model).name} {params} on {os.cpu_count()} cores")
     header = (f"{'workers':>7} {'distinct':>11} {'transitions':>12} {'wall s':>8} "
-              f"{'speed-up':>8} " + " ".join(f"{p:>10}" for p in PHASES))
+              f"{'speed-up':>8} " + " ".join(f"{p:>10}" for p in PHASES)
+              + (f" {'ceiling':>8}" if args.ceiling else ""))
     print(header)
     print("-" * len(header), flush=True)
     first = None
@@ -112,9 +140,12 @@ def main() -> None:
         first = first or wall
         if phases.get("most work"):
             phases["balance"] = phases["mean work"] / phases["most work"]
+        bound = ""
+        if args.ceiling:
+            bound = f" {ceiling(args.model, params, workers):>8.2f}"
         print(f"{workers:>7} {result.distinct_states:>11,} {result.transitions:>12,} "
               f"{wall:>8.2f} {first / wall:>8.2f} "
-              + " ".join(f"{phases.get(p, 0.0):>10.2f}" for p in PHASES), flush=True)
+              + " ".join(f"{phases.get(p, 0.0):>10.2f}" for p in PHASES) + bound, flush=True)
 
 
 if __name__ == "__main__":
