@@ -421,6 +421,7 @@ def _offer_each(explorer: Explorer, fingerprint: Any, table: Any, state: Any, pa
     from checker._table import TableFull
 
     prefix = base | (rank << RANK_SHIFT)
+    watch = bool(checks)
     ordinal = 0
     try:
         for successor in produced:
@@ -434,7 +435,7 @@ def _offer_each(explorer: Explorer, fingerprint: Any, table: Any, state: Any, pa
             outcome = table.offer(code, key, base)
             if outcome == 1 or (retry and outcome == 2 and table.key(code) == key):
                 candidates.append((key, code, successor, parent))
-                if checks:
+                if watch:
                     event = checks.check(candidates, len(candidates) - 1)
                     if event is not None:
                         return ordinal, event
