@@ -29,6 +29,14 @@ CASES = [
     ("paxos_actors", ["-p", "proposers=1"]),
     ("paxos_actors", ["-p", "bug=no_promise_check"]),
     ("paxos_actors", ["-p", "bug=ignore_promised_value", "--symmetry"]),
+    ("raft", ["-p", "servers=2", "-p", "max_term=2", "-p", "restarts=1", "--no-symmetry"]),
+    ("raft", ["-p", "bug=volatile_vote"]),
+    ("primary_backup", ["-p", "writes=1", "-p", "max_crashes=1"]),
+    ("primary_backup", ["-p", "bug=early_ack"]),
+    ("consistent_hashing", ["-p", "max_crashes=0"]),
+    ("consistent_hashing", ["-p", "bug=early_ownership"]),
+    ("checkpoint_recovery", ["-p", "writes=3", "-p", "max_crashes=2", "-p", "max_restarts=2"]),
+    ("checkpoint_recovery", ["-p", "bug=ack_before_durable"]),
 ]
 
 
