@@ -11,6 +11,14 @@ levels were expanded again because the table filled up during them; ``balance`` 
 over the busiest worker's transitions, summed over levels (1.00: every level evenly shared).
 A phase that does not shrink with more workers is what limits the speed-up.
 
+``cpu s`` adds up the processor seconds of the coordinator and every worker, less those of
+starting them (measured by a search stopped before its first level), and ``work`` is that over
+the first row's: the work the parallel search does beyond the plain search's (moving states,
+settling, checking a state found by several workers more than once). It is
+measured in processor time, so it does not need as many cores as workers: on a small machine,
+``work`` at 16 workers says how far from 16x the search would stay on 16 cores even if nothing
+else held it back (16 over ``work`` is its bound).
+
 With ``--ceiling`` each row also shows what this machine gives N independent plain searches
 run at once, over one run alone just before (N times its seconds over the slowest copy's):
 shared caches, memory bandwidth and, on a virtual machine, its neighbours bound every
@@ -22,6 +30,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import sys
 import time
 from collections import defaultdict
@@ -76,24 +85,34 @@ def instrument(phases: dict[str, float]) -> None:
     parallel._grow = timed(phases, "grow", parallel._grow)
 
 
-def run(path: str, params: dict[str, Any], workers: int) -> tuple[Any, float, dict[str, float]]:
-    """One search; its result, wall seconds and the coordinator's seconds per phase."""
+def cpu_seconds() -> float:
+    """Processor seconds (user and system) of this process and of its children that ended."""
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
+def run(path: str, params: dict[str, Any], workers: int, options: Options | None = None
+        ) -> tuple[Any, float, float, dict[str, float]]:
+    """One search; its result, wall seconds, processor seconds of all its processes and the
+    coordinator's seconds per phase."""
     phases: dict[str, float] = defaultdict(float)
     saved = {name: getattr(parallel, name) for name in
              ("_all", "_expand_all", "_next_level", "_grow")}
     instrument(phases)
     try:
         model = build_model(path, params, None)
+        cpu = cpu_seconds()
         phases["began"] = began = time.perf_counter()
-        search, note = start(model, Options(), None, False, workers)
+        search, note = start(model, options or Options(), None, False, workers)
         if note:
             print(f"note: {note}", file=sys.stderr)
         result = drain(search, None)
         wall = time.perf_counter() - began
+        cpu = cpu_seconds() - cpu  # the workers have been joined: their time is counted
     finally:
         for name, function in saved.items():
             setattr(parallel, name, function)
-    return result, wall, phases
+    return result, wall, cpu, phases
 
 
 def plain_seconds(path: str, params: dict[str, Any]) -> float:
@@ -130,21 +149,23 @@ def main() -> None:
         params = {k: eval(v) for k, v in (p.split("=", 1) for p in args.params)}
     print(f"{Path(args.model).name} {params} on {os.cpu_count()} cores")
     header = (f"{'workers':>7} {'distinct':>11} {'transitions':>12} {'wall s':>8} "
-              f"{'speed-up':>8} " + " ".join(f"{p:>10}" for p in PHASES)
+              f"{'speed-up':>8} {'cpu s':>8} {'work':>6} " + " ".join(f"{p:>10}" for p in PHASES)
               + (f" {'ceiling':>8}" if args.ceiling else ""))
     print(header)
     print("-" * len(header), flush=True)
-    first = None
+    first = first_cpu = None
     for workers in args.workers:
-        result, wall, phases = run(args.model, params, workers)
+        result, wall, cpu, phases = run(args.model, params, workers)
+        cpu -= run(args.model, params, workers, Options(max_depth=0))[2]
         first = first or wall
+        first_cpu = first_cpu or cpu
         if phases.get("most work"):
             phases["balance"] = phases["mean work"] / phases["most work"]
         bound = ""
         if args.ceiling:
             bound = f" {ceiling(args.model, params, workers):>8.2f}"
         print(f"{workers:>7} {result.distinct_states:>11,} {result.transitions:>12,} "
-              f"{wall:>8.2f} {first / wall:>8.2f} "
+              f"{wall:>8.2f} {first / wall:>8.2f} {cpu:>8.2f} {cpu / first_cpu:>6.2f} "
               + " ".join(f"{phases.get(p, 0.0):>10.2f}" for p in PHASES) + bound, flush=True)
 
 
