@@ -2,6 +2,7 @@
 
     python bench/scaling.py                           # 2PC 7 RMs with 1 and 2 workers
     python bench/scaling.py --rms 9 --workers 1 2 4 8 16
+    python bench/scaling.py --rms 8 --workers 1 2 auto   # auto: the default (see below)
 
 For each worker count the table shows distinct states, transitions, wall seconds, the speed-up
 over the first row, and where the coordinator waited: start-up (spawning the workers and
@@ -9,7 +10,9 @@ loading the model in each), expanding levels and checking the new states, settli
 ranking and balancing the next level between workers, growing the shared table, and how many
 levels were expanded again because the table filled up during them; ``balance`` is the mean
 over the busiest worker's transitions, summed over levels (1.00: every level evenly shared).
-A phase that does not shrink with more workers is what limits the speed-up.
+A phase that does not shrink with more workers is what limits the speed-up. ``auto`` is what
+the checker does without ``--workers``: the plain search hands over to one worker per core
+once it is big enough (``start`` then covers the plain search before the hand-over).
 
 ``cpu s`` adds up the processor seconds of the coordinator and every worker, less those of
 starting them (measured by a search stopped before its first level), and ``work`` is that over
@@ -41,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from checker import parallel  # noqa: E402
-from checker.explore import Options, drain, start  # noqa: E402
+from checker.explore import Options, cores, drain, start  # noqa: E402
 from checker.loader import build_model  # noqa: E402
 
 PHASES = ("start", "expand", "settle", "next level", "grow", "retries", "balance")
@@ -91,7 +94,7 @@ def cpu_seconds() -> float:
                for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 
 
-def run(path: str, params: dict[str, Any], workers: int, options: Options | None = None
+def run(path: str, params: dict[str, Any], workers: int | None, options: Options | None = None
         ) -> tuple[Any, float, float, dict[str, float]]:
     """One search; its result, wall seconds, processor seconds of all its processes and the
     coordinator's seconds per phase."""
@@ -134,13 +137,19 @@ def ceiling(path: str, params: dict[str, Any], copies: int) -> float:
     return copies * alone / max(seconds)
 
 
+def workers_argument(text: str) -> int | None:
+    """A worker count, or None for ``auto`` (the checker's default)."""
+    return None if text == "auto" else int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ROOT / "models" / "two_phase_commit.py"))
     parser.add_argument("--rms", type=int, default=7, help="resource managers (2PC)")
     parser.add_argument("-p", dest="params", action="append", default=[], metavar="NAME=VALUE",
                         help="model parameters instead of --rms")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=workers_argument, nargs="+", default=[1, 2],
+                        help="worker counts, or auto for the default")
     parser.add_argument("--ceiling", action="store_true",
                         help="also run as many plain searches at once as workers (see above)")
     args = parser.parse_args()
@@ -156,15 +165,16 @@ def main() -> None:
     first = first_cpu = None
     for workers in args.workers:
         result, wall, cpu, phases = run(args.model, params, workers)
-        cpu -= run(args.model, params, workers, Options(max_depth=0))[2]
+        if workers is not None:  # the default starts no workers before the first level
+            cpu -= run(args.model, params, workers, Options(max_depth=0))[2]
         first = first or wall
         first_cpu = first_cpu or cpu
         if phases.get("most work"):
             phases["balance"] = phases["mean work"] / phases["most work"]
         bound = ""
         if args.ceiling:
-            bound = f" {ceiling(args.model, params, workers):>8.2f}"
-        print(f"{workers:>7} {result.distinct_states:>11,} {result.transitions:>12,} "
+            bound = f" {ceiling(args.model, params, workers or cores()):>8.2f}"
+        print(f"{workers or 'auto':>7} {result.distinct_states:>11,} {result.transitions:>12,} "
               f"{wall:>8.2f} {first / wall:>8.2f} {cpu:>8.2f} {cpu / first_cpu:>6.2f} "
               + " ".join(f"{phases.get(p, 0.0):>10.2f}" for p in PHASES) + bound, flush=True)
 

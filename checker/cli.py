@@ -81,8 +81,9 @@ def check_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-depth", type=_natural, metavar="N")
     parser.add_argument("--max-states", type=_natural, metavar="N")
     parser.add_argument("--time-limit", type=float, metavar="SECONDS")
-    parser.add_argument("--workers", type=_natural, default=1, metavar="N",
-                        help="worker processes (default 1)")
+    parser.add_argument("--workers", type=_natural, default=None, metavar="N",
+                        help="worker processes (default: one per core, started once the "
+                             "search is big enough to gain from them; 1: the plain search)")
     for flag in BUDGET_FLAGS:
         parser.add_argument("--" + flag.replace("_", "-"), type=_count, metavar="N",
                             help=f"actor models: the {flag.split('_')[1]} budget")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import builtins
 import gc
+import os
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterator
@@ -287,6 +288,9 @@ class Explorer:
         self.check_deadlock = self.options.check_deadlock and model.deadlock
         self.store = new_store()
         self.model_file = getattr(type(model), "__checker_file__", None)
+        self.hand_over: Any = None
+        """Set by the parallel search (:class:`checker.parallel.WarmUp`): asked at each new
+        level whether to pass the search on to worker processes."""
 
     def _result(self, verdict: str, started: float, depth: int, transitions: int, **extra: Any):
         trace = extra.get("trace")
@@ -490,6 +494,10 @@ class Explorer:
             frontier = next_frontier
             if frontier:
                 depth += 1
+                if self.hand_over is not None and self.hand_over.wanted(started, len(frontier)):
+                    return (yield from self.hand_over.take(
+                        self, store.table, frontier, depth, transitions,
+                        {p.name for p in pending}, started))
         if truncated:
             return self._result(INCOMPLETE, started, depth, transitions,
                                 incomplete_reason=truncated)
@@ -571,9 +579,23 @@ def start(
     options: Options,
     fingerprint_fn: Callable[[Any], int] | None = None,
     symmetry: bool = False,
-    workers: int = 1,
+    workers: int | None = 1,
 ) -> tuple[Generator[Progress, None, Result], str | None]:
-    """The search for ``workers`` processes, and a note when it has to fall back to one."""
+    """The search for ``workers`` processes, and a note when it has to fall back to one.
+
+    ``None`` asks for the default: as many workers as this process has cores, started only
+    once the search proves big enough to gain from them (a small model is searched in this
+    process, as with one worker).
+    """
+    if workers is None:
+        workers = cores()
+        if workers > 1 and getattr(type(model), "__checker_file__", None) is not None:
+            from checker import parallel
+
+            if parallel.available():
+                return parallel.explore(model, options, workers, symmetry,
+                                        parallel.WarmUp()), None
+        return Explorer(model, options, fingerprint_fn, symmetry).run(), None
     if workers > 1:
         from checker import parallel
 
@@ -583,6 +605,14 @@ def start(
                 "compiler); searching with 1 worker")
         return Explorer(model, options, fingerprint_fn, symmetry).run(), note
     return Explorer(model, options, fingerprint_fn, symmetry).run(), None
+
+
+def cores() -> int:
+    """The processor cores this process may run on (the default number of workers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
 
 
 def drain(

@@ -136,80 +136,108 @@ class _Shared:
 
 def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: Options,
             conn: Any) -> None:
-    """A worker process: expand its pieces of each level on request, report counts and events."""
-    from checker import _table
+    """A worker process: rebuild the model, say so, then answer the coordinator's messages."""
     from checker.cli import make_fingerprint
     from checker.loader import build_model
-    from checker.report import peak_memory_bytes
 
     path, params, name, symmetry = source
     collect_less()
     model = build_model(path, params, name)
-    fingerprint = make_fingerprint(model, symmetry)[0]
-    explorer = Explorer(model, options, fingerprint, symmetry)
-    fingerprint = explorer.fingerprint
-    attached: tuple[Any, Any] | None = None
-    pieces: list[_Piece] = []
-    level = 0
-    candidates: list[Entry] = []
-    won: list[Entry] = []
+    worker = _Worker(index, Explorer(model, options, make_fingerprint(model, symmetry)[0],
+                                     symmetry))
+    conn.send(("ready",))
     while True:
         message = conn.recv()
+        reply = worker.handle(message)
+        if message[0] == "stop":
+            break
+        conn.send(reply)
+    conn.close()
+
+
+class _Worker:
+    """What a worker process (:func:`_worker`) does with each message of the coordinator:
+    expand its pieces of a level, settle, cut the next level, report counts and events."""
+
+    def __init__(self, index: int, explorer: Explorer) -> None:
+        from checker import _table
+
+        self.index = index
+        self.explorer = explorer
+        self.fingerprint = explorer.fingerprint
+        self.table_module = _table
+        self.attached: tuple[Any, Any] | None = None
+        self.pieces: list[_Piece] = []
+        self.level = 0
+        self.candidates: list[Entry] = []
+        self.won: list[Entry] = []
+
+    def handle(self, message: tuple) -> tuple:
+        """The reply to ``message``."""
         command = message[0]
         if command == "stop":
-            break
+            _detach(self.attached)
+            self.attached = None
+            return ("stopped",)
         if command == "attach":
-            _detach(attached)
-            attached = _attach(_table, *message[1:])
-            conn.send(("attached",))
-        elif command == "grow":
+            _detach(self.attached)
+            self.attached = _attach(self.table_module, *message[1:])
+            return ("attached",)
+        if command == "grow":
             _, memory_name, capacity, part, parts = message
-            bigger = _attach(_table, memory_name, capacity)
-            old = attached[1]
-            _table.rehash(old, bigger[1], old.capacity * part // parts,
-                          old.capacity * (part + 1) // parts)
-            _detach(attached)
-            attached = bigger
-            conn.send(("grown",))
-        elif command == "seed":
-            pieces = [_Piece(message[2], _initial_entries(model, message[1]))]
-            conn.send(("seeded",))
-        elif command == "expand":
-            _, level, retry, parcels, pending = message
-            if parcels:
-                pieces = _received(pieces, parcels, None if symmetry else fingerprint)
-            candidates = []
-            checks = _Checks(explorer, pending)
-            try:
-                event = _expand(explorer, fingerprint, attached[1], pieces, level, candidates,
-                                retry, checks)
-            except _table.TableFull:
-                conn.send(("full",))
-                continue
-            except InvalidInput as exc:
-                conn.send(("invalid", str(exc)))
-                continue
-            conn.send(("expanded", sum(sum(piece.degrees) for piece in pieces),
-                       checks.outcome(event)))
-        elif command == "settle":
-            won = attached[1].settle(candidates)
-            candidates = []
-            conn.send(("settled", _children(won, pieces, level)))
-        elif command == "next":
-            pieces, parcels = _cut(won, message[1], index)
-            won = []
-            conn.send(("shipped", parcels))
-        elif command == "memory":
-            conn.send(("memory", peak_memory_bytes()))
-        elif command == "count":
+            bigger = _attach(self.table_module, memory_name, capacity)
+            old = self.attached[1]
+            self.table_module.rehash(old, bigger[1], old.capacity * part // parts,
+                                     old.capacity * (part + 1) // parts)
+            _detach(self.attached)
+            self.attached = bigger
+            return ("grown",)
+        if command == "seed":
+            self.pieces = [_Piece(message[2], _initial_entries(self.explorer.model,
+                                                               message[1]))]
+            return ("seeded",)
+        if command == "expand":
+            return self._expand(*message[1:])
+        if command == "settle":
+            self.won = self.attached[1].settle(self.candidates)
+            self.candidates = []
+            return ("settled", _children(self.won, self.pieces, self.level))
+        if command == "next":
+            _, plan, keeps = message
+            self.pieces, parcels = _cut(self.won, plan, self.index if keeps else -1)
+            self.won = []
+            return ("shipped", parcels)
+        if command == "memory":
+            from checker.report import peak_memory_bytes
+
+            return ("memory", peak_memory_bytes())
+        if command == "count":
             _, limit, inclusive, below_rank = message
-            new = sum(1 for entry in won
+            new = sum(1 for entry in self.won
                       if entry[0] < limit or (inclusive and entry[0] == limit))
             moves = sum(sum(piece.degrees[:max(0, below_rank - piece.first_rank)])
-                        for piece in pieces)
-            conn.send(("counted", new, moves))
-    _detach(attached)
-    conn.close()
+                        for piece in self.pieces)
+            return ("counted", new, moves)
+        raise RuntimeError(f"unknown message {command!r}")
+
+    def _expand(self, level: int, retry: bool, parcels: list[bytes], pending: set[str]
+                ) -> tuple:
+        explorer = self.explorer
+        self.level = level
+        if parcels:
+            self.pieces = _received(self.pieces, parcels,
+                                    None if explorer.symmetry else self.fingerprint)
+        self.candidates = []
+        checks = _Checks(explorer, pending)
+        try:
+            event = _expand(explorer, self.fingerprint, self.attached[1], self.pieces, level,
+                            self.candidates, retry, checks)
+        except self.table_module.TableFull:
+            return ("full",)
+        except InvalidInput as exc:
+            return ("invalid", str(exc))
+        return ("expanded", sum(sum(piece.degrees) for piece in self.pieces),
+                checks.outcome(event))
 
 
 class _Piece:
@@ -566,16 +594,92 @@ class _TablePaths:
         table = self.shared.table
         path = []
         while code:
-            path.append((table.key(code) & (ORDINAL_LIMIT - 1), code))
+            key = table.key(code)  # the plain search's keys, before a hand-over, are ordinals
+            path.append((key & (ORDINAL_LIMIT - 1) if key >> LEVEL_SHIFT else key, code))
             code = table.parent(code)
         path.reverse()
         return path
 
 
-def explore(model: Model, options: Options, workers: int,
-            symmetry: bool) -> Generator[Progress, None, Result]:
-    """Search ``model`` with ``workers`` processes; yields progress, returns the result."""
-    from checker import _table
+@dataclass(frozen=True)
+class WarmUp:
+    """When a search with the default workers starts them. The plain search runs alone in
+    this process for ``seconds`` (a small model is done by then, and spawning would only cost
+    it), then starts the workers and hands them the search at the first level with at least
+    ``states_per_worker`` states per worker at which they are all ready; with ``wait`` it
+    waits for them there, instead of searching on alone while they start."""
+
+    seconds: float = 0.25
+    states_per_worker: int = 500
+    wait: bool = False
+
+
+class _Crew:
+    """The worker processes of a search, spawned when :meth:`spawn` is called."""
+
+    def __init__(self, source: tuple[str, dict[str, Any], str, bool], options: Options,
+                 count: int) -> None:
+        self.source = source
+        self.options = options
+        self.count = count
+        self.pipes: list[Any] = []
+        self.processes: list[Any] = []
+        self.started: list[bool] = []
+        self.working = False
+        """Whether the workers have been given the search."""
+        self.shared: _Shared | None = None
+
+    def spawn(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        for index in range(self.count):
+            mine, theirs = context.Pipe()
+            process = context.Process(target=_worker,
+                                      args=(index, self.source, self.options, theirs),
+                                      daemon=True)
+            process.start()
+            theirs.close()  # so that a worker's death reads as EOF here, not as a hang
+            self.pipes.append(mine)
+            self.processes.append(process)
+            self.started.append(False)
+
+    def ready(self, wait: bool) -> bool:
+        """Whether every worker has rebuilt the model (waiting for them with ``wait``)."""
+        for index, pipe in enumerate(self.pipes):
+            if not self.started[index] and (wait or pipe.poll()):
+                reply = pipe.recv()
+                if reply[0] != "ready":
+                    raise RuntimeError(f"worker answered {reply[0]!r}, expected 'ready'")
+                self.started[index] = True
+        return bool(self.pipes) and all(self.started)
+
+    def stop(self) -> None:
+        """Stop the workers; those that never got work are ended at once."""
+        for pipe, started in zip(self.pipes, self.started):
+            try:
+                if started:
+                    pipe.send(("stop",))
+            except (BrokenPipeError, OSError):
+                pass
+        for process, started in zip(self.processes, self.started):
+            if started:
+                process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+
+    def died(self) -> CheckerError:
+        codes = [process.exitcode for process in self.processes]
+        return CheckerError(f"a worker process died (exit codes {codes}); its error is "
+                            "printed above; rerun with --workers 1 to see it in place")
+
+
+def explore(model: Model, options: Options, workers: int, symmetry: bool,
+            warm_up: WarmUp | None = None) -> Generator[Progress, None, Result]:
+    """Search ``model`` with ``workers`` processes; yields progress, returns the result.
+
+    With ``warm_up`` the plain search starts in this process and passes the search to the
+    workers once it is big enough (see :class:`WarmUp`); the result is the same either way.
+    """
     from checker.cli import make_fingerprint
 
     path = getattr(type(model), "__checker_file__", None)
@@ -583,37 +687,71 @@ def explore(model: Model, options: Options, workers: int,
         raise InvalidInput("parallel search needs a model loaded from a file")
     source = (path, dict(model.params), type(model).__name__, symmetry)
     explorer = Explorer(model, options, make_fingerprint(model, symmetry)[0], symmetry)
-    started = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    pipes, processes = [], []
-    for index in range(workers):
-        mine, theirs = context.Pipe()
-        process = context.Process(target=_worker, args=(index, source, options, theirs),
-                                  daemon=True)
-        process.start()
-        theirs.close()  # so that a worker's death reads as EOF here, not as a hang
-        pipes.append(mine)
-        processes.append(process)
-    shared = _Shared(INITIAL_CAPACITY)
+    crew = _Crew(source, options, workers)
     try:
-        result = yield from _coordinate(explorer, shared, pipes, started, _table)
-        result.worker_memory_bytes = sum(reply[1] for reply in _all(pipes, ("memory",), "memory"))
+        if warm_up is None:
+            started = time.perf_counter()
+            crew.spawn()
+            result = yield from _coordinate(explorer, crew, started)
+        else:
+            explorer.hand_over = _HandOver(crew, warm_up)
+            result = yield from explorer.run()
+        if crew.working:
+            result.worker_memory_bytes = sum(
+                reply[1] for reply in _all(crew.pipes, ("memory",), "memory"))
         return result
     except (EOFError, BrokenPipeError, ConnectionResetError):
-        codes = [process.exitcode for process in processes]
-        raise CheckerError(f"a worker process died (exit codes {codes}); its error is "
-                           "printed above; rerun with --workers 1 to see it in place") from None
+        raise crew.died() from None
     finally:
-        for pipe in pipes:
-            try:
-                pipe.send(("stop",))
-            except (BrokenPipeError, OSError):
-                pass
-        for process in processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
-        shared.close()
+        crew.stop()
+        if crew.shared is not None:
+            crew.shared.close()
+
+
+class _HandOver:
+    """Asked by the plain search at each new level whether to pass the search on to the
+    workers (see :class:`WarmUp`), and does it."""
+
+    def __init__(self, crew: _Crew, warm_up: WarmUp) -> None:
+        self.crew = crew
+        self.warm_up = warm_up
+
+    def wanted(self, started: float, level_size: int) -> bool:
+        """Whether the plain search should hand over its next level of ``level_size`` states;
+        starts the workers once the warm-up time is over."""
+        crew, warm_up = self.crew, self.warm_up
+        if time.perf_counter() - started < warm_up.seconds:
+            return False
+        if not crew.pipes:
+            crew.spawn()
+        if level_size < warm_up.states_per_worker * crew.count:
+            return False
+        return crew.ready(warm_up.wait)
+
+    def take(self, explorer: Explorer, table: Any, frontier: list[tuple[Any, int]], depth: int,
+             transitions: int, pending: set[str], started: float
+             ) -> Generator[Progress, None, Result]:
+        """Go on with the search from the plain search's level ``depth`` (``frontier``:
+        ``(state, fingerprint)`` in its order) and its seen set ``table``: the table moves
+        into shared memory, the level is pickled to the workers in even shares."""
+        from checker import _table
+
+        crew = self.crew
+        distinct = table.count()
+        crew.shared = shared = _Shared(_room_for(distinct + LEVEL_GROWTH * len(frontier),
+                                                 max(table.capacity, INITIAL_CAPACITY)))
+        _table.rehash(table, shared.table)
+        crew.working = True
+        _all(crew.pipes, ("attach", shared.memory.name, shared.capacity), "attached")
+        bounds = _shares(len(frontier), crew.count)
+        with _no_collections():
+            parcels = [[_pickled((begin, [(0, code, state, 0)
+                                          for state, code in frontier[begin:end]]))]
+                       for begin, end in bounds]
+        frontier.clear()  # the workers hold the level now
+        layout = [(begin, end - begin, worker) for worker, (begin, end) in enumerate(bounds)]
+        return (yield from _levels(explorer, shared, crew.pipes, layout, parcels, depth,
+                                   distinct, transitions, pending, started))
 
 
 def _all(pipes: list, message: tuple, expect: str) -> list[tuple]:
@@ -626,25 +764,24 @@ def _all(pipes: list, message: tuple, expect: str) -> list[tuple]:
     return replies
 
 
-def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float,
-                table_module: Any) -> Generator[Progress, None, Result]:
-    options = explorer.options
+def _coordinate(explorer: Explorer, crew: _Crew, started: float
+                ) -> Generator[Progress, None, Result]:
+    """The search with the workers from the start: this process finds the initial states,
+    the workers rebuild theirs and search every level."""
     model = explorer.model
     fingerprint = explorer.fingerprint
     pending = {p.name for p in explorer.sometimes}
-    workers = len(pipes)
-
-    def result(verdict: str, distinct: int, depth: int, transitions: int, **extra: Any) -> Result:
-        explorer.store = _TablePaths(shared, distinct)
-        return explorer._result(verdict, started, depth, transitions, **extra)
-
+    crew.ready(wait=True)
+    crew.working = True
+    crew.shared = shared = _Shared(INITIAL_CAPACITY)
+    pipes = crew.pipes
     _all(pipes, ("attach", shared.memory.name, shared.capacity), "attached")
     try:
         initial = model.initial_states()
     except Exception as exc:
         message = describe_exception(exc, explorer.model_file)
-        return result(ERROR, 0, 0, 0, error=f"init: {message}",
-                      trace=Trace(model.name, dict(model.params), []))
+        return explorer._result(ERROR, started, 0, 0, error=f"init: {message}",
+                                trace=Trace(model.name, dict(model.params), []))
     frontier: list[Entry] = []
     for ordinal, state in enumerate(initial):
         code = fingerprint(state)
@@ -654,17 +791,33 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
     checks = _Checks(explorer, pending)
     events, reached = _first_events([checks.outcome(checks.check(frontier, 0))])
     if events:
-        return _stop_at_start(explorer, shared, frontier, min(events), result)
+        return _stop_at_start(explorer, shared, frontier, min(events),
+                              _results(explorer, shared, started))
     pending -= reached
-    bounds = _shares(len(frontier), workers)
+    bounds = _shares(len(frontier), len(pipes))
     _all_each(pipes, [("seed", [(key, code) for key, code, _, _ in frontier[begin:end]], begin)
                       for begin, end in bounds], "seeded")
     layout = [(begin, end - begin, worker) for worker, (begin, end) in enumerate(bounds)]
-    distinct = len(frontier)
-    transitions = 0
-    depth = 0
-    level_size = len(frontier)
-    parcels: list[list[bytes]] = [[] for _ in pipes]
+    return (yield from _levels(explorer, shared, pipes, layout, [[] for _ in pipes], 0,
+                               len(frontier), 0, pending, started))
+
+
+def _results(explorer: Explorer, shared: _Shared, started: float) -> Callable[..., Result]:
+    """Makes a search's result, its traces rebuilt from the paths in the shared table."""
+    def result(verdict: str, distinct: int, depth: int, transitions: int, **extra: Any) -> Result:
+        explorer.store = _TablePaths(shared, distinct)
+        return explorer._result(verdict, started, depth, transitions, **extra)
+    return result
+
+
+def _levels(explorer: Explorer, shared: _Shared, pipes: list, layout: list[tuple[int, int, int]],
+            parcels: list[list[bytes]], depth: int, distinct: int, transitions: int,
+            pending: set[str], started: float) -> Generator[Progress, None, Result]:
+    """Search level by level from level ``depth``, laid out as ``layout`` says (with
+    ``parcels`` on their way to the workers), to the end."""
+    options = explorer.options
+    result = _results(explorer, shared, started)
+    level_size = sum(size for _, size, _ in layout)
     next_report = started + options.progress_interval
     truncated = None
     while level_size:
@@ -685,7 +838,7 @@ def _coordinate(explorer: Explorer, shared: _Shared, pipes: list, started: float
             return _stop(explorer, shared, pipes, first, distinct, transitions, depth, result)
         pending -= reached
         transitions += sum(r[1] for r in replies)
-        layout, parcels = _next_level(pipes, layout, [r[1] for r in settled])
+        layout, parcels = _next_level(pipes, layout, [reply[1] for reply in settled])
         level_size = sum(size for _, size, _ in layout)
         distinct += level_size
         if level_size:
@@ -834,7 +987,7 @@ def _next_level(pipes: list, layout: list[tuple[int, int, int]], counts: list[li
     """Have the workers cut their winners into the next level's pieces and pickle those that
     move; return the next level's layout and, per worker, the parcels shipped to it."""
     plans, layout = plan_level(layout, counts, len(pipes))
-    replies = _all_each(pipes, [("next", plan) for plan in plans], "shipped")
+    replies = _all_each(pipes, [("next", plan, True) for plan in plans], "shipped")
     incoming: list[list[bytes]] = [[] for _ in pipes]
     for reply in replies:
         for target, parcels in reply[1].items():

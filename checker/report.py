@@ -34,11 +34,16 @@ def exit_code(result: Result) -> int:
     return EXIT_SAFETY
 
 
-def header(model: Any, path: str, symmetry: bool, workers: int = 1) -> str:
-    """The lines printed before a search starts."""
+def header(model: Any, path: str, symmetry: bool, workers: int | None = 1) -> str:
+    """The lines printed before a search starts (``workers`` None: the default)."""
     params = ", ".join(f"{k}={v!r}" for k, v in model.params.items()) or "none"
     reductions = ["symmetry " + ("on (" + ", ".join(model.symmetric) + ")" if symmetry else "off")]
-    if workers > 1:
+    if workers is None:
+        from checker.explore import cores
+
+        if cores() > 1:
+            reductions.append(f"up to {cores()} workers")
+    elif workers > 1:
         reductions.append(f"{workers} workers")
     return (
         f"model       {model.name} ({path})\n"

@@ -345,3 +345,90 @@ def test_a_state_found_by_several_workers_breaks_the_invariant_where_one_worker_
     assert one["verdict"] == "violation" and one["property"] == "fine"
     assert result(str(model), extra, 2) == one
     assert result(str(model), extra, 3) == one
+
+
+def searched_in_process(model_name: str, extra: list[str], warm_up) -> tuple[dict, int]:
+    """The JSON result (less timings) of ``model_name`` with the command-line ``extra``, by the
+    plain search or, with ``warm_up``, by the plain search handing over to 2 workers; and the
+    workers' memory (0 when they were never given the search)."""
+    from checker.cli import make_fingerprint
+    from checker.explore import Explorer, Options, drain
+    from checker.loader import build_model
+    from checker.params import parse_assignment
+    from checker.report import json_result
+
+    params = dict(parse_assignment(arg) for arg, flag in zip(extra[1:], extra) if flag == "-p")
+    model = build_model(ROOT / "models" / f"{model_name}.py", params, None)
+    symmetry = "--symmetry" in extra
+    if warm_up is None:
+        found = drain(Explorer(model, Options(), make_fingerprint(model, symmetry)[0],
+                               symmetry).run(), None)
+    else:
+        found = drain(parallel.explore(model, Options(), 2, symmetry, warm_up), None)
+    data = json_result(found, model)
+    for key in ("seconds", "states_per_second", "peak_memory_bytes"):
+        data.pop(key)
+    return data, found.worker_memory_bytes
+
+
+@pytest.mark.parametrize("states_per_worker", [1, 40])
+@pytest.mark.parametrize("model, extra", CASES, ids=[" ".join([m, *e]) for m, e in CASES])
+def test_a_plain_search_handed_over_to_workers_mid_way_gives_the_results_of_one(
+        model, extra, states_per_worker):
+    # At the first level with 2 (or 80) states the plain search passes its seen set and the
+    # level to the workers, which finish the search.
+    warm_up = parallel.WarmUp(seconds=0, states_per_worker=states_per_worker, wait=True)
+    one, _ = searched_in_process(model, extra, None)
+    handed, workers_memory = searched_in_process(model, extra, warm_up)
+    assert handed == one
+    if states_per_worker == 1:
+        assert workers_memory > 0  # the workers did search
+
+
+def test_a_small_search_with_the_default_workers_never_starts_them(monkeypatch):
+    from checker import explore
+    from checker.loader import build_model
+
+    spawned = []
+    monkeypatch.setattr(explore, "cores", lambda: 4)
+    monkeypatch.setattr(parallel._Crew, "spawn", lambda crew: spawned.append(crew))
+    model = build_model(ROOT / "models" / "two_phase_commit.py", {"rms": 3}, None)
+    search, note = explore.start(model, explore.Options(), None, False, None)
+    found = explore.drain(search, None)
+    assert (found.verdict, found.distinct_states, found.transitions) == ("ok", 288, 1145)
+    assert note is None and spawned == [] and found.worker_memory_bytes == 0
+
+
+def test_the_default_workers_are_the_cores_and_give_the_results_of_one(tmp_path):
+    # Long enough for the hand-over on any machine with more than one core.
+    run = subprocess.run([sys.executable, "-m", "checker", "models/two_phase_commit.py",
+                          "-p", "rms=6", "--no-symmetry"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    from checker.explore import cores
+
+    assert run.returncode == 0, run.stderr
+    assert ("up to" in run.stdout) == (cores() > 1)
+    assert "50,816 distinct, 402,305 transitions" in run.stdout
+
+
+@settings(max_examples=16, deadline=None)
+@given(graph_files(), st.sampled_from([0, 0, 1, 4]))
+def test_random_graphs_handed_over_mid_way_give_the_results_of_one(source, states_per_worker):
+    from checker.explore import Explorer, Options, drain
+    from checker.loader import build_model
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "graph.py"
+        path.write_text(source)
+        model = build_model(path, {}, None)
+        options = Options(check_deadlock=False)
+        one = drain(Explorer(model, options).run(), None)
+        warm_up = parallel.WarmUp(seconds=0, states_per_worker=states_per_worker, wait=True)
+        handed = drain(parallel.explore(model, options, 2, False, warm_up), None)
+    assert (handed.verdict, handed.distinct_states, handed.transitions, handed.depth,
+            handed.property) == (one.verdict, one.distinct_states, one.transitions, one.depth,
+                                 one.property)
+    assert (handed.trace and [step.state for step in handed.trace.steps]) == (
+        one.trace and [step.state for step in one.trace.steps])
+    if states_per_worker == 0 and one.depth > 0:
+        assert handed.worker_memory_bytes > 0  # the workers did search
