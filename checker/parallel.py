@@ -605,11 +605,15 @@ class _TablePaths:
 class WarmUp:
     """When a search with the default workers starts them. The plain search runs alone in
     this process for ``seconds`` (a small model is done by then, and spawning would only cost
-    it), then starts the workers and hands them the search at the first level with at least
-    ``states_per_worker`` states per worker at which they are all ready; with ``wait`` it
+    it); past that it starts the workers at the first level at least ``growth`` times the size
+    of the one before (the search is still widening, so much is left) or, whatever the levels
+    do, after ``latest`` seconds; it hands them the search at the first level with at least
+    ``states_per_worker`` states per worker at which they are all ready. With ``wait`` it
     waits for them there, instead of searching on alone while they start."""
 
     seconds: float = 0.25
+    growth: float = 1.2
+    latest: float = 1.0
     states_per_worker: int = 500
     wait: bool = False
 
@@ -715,14 +719,18 @@ class _HandOver:
     def __init__(self, crew: _Crew, warm_up: WarmUp) -> None:
         self.crew = crew
         self.warm_up = warm_up
+        self.last_size = 0
 
     def wanted(self, started: float, level_size: int) -> bool:
         """Whether the plain search should hand over its next level of ``level_size`` states;
-        starts the workers once the warm-up time is over."""
+        starts the workers when the warm-up says so."""
         crew, warm_up = self.crew, self.warm_up
-        if time.perf_counter() - started < warm_up.seconds:
-            return False
+        growing = level_size >= warm_up.growth * self.last_size
+        self.last_size = level_size
         if not crew.pipes:
+            elapsed = time.perf_counter() - started
+            if elapsed < warm_up.seconds or (elapsed < warm_up.latest and not growing):
+                return False
             crew.spawn()
         if level_size < warm_up.states_per_worker * crew.count:
             return False
