@@ -608,13 +608,15 @@ class WarmUp:
     it); past that it starts the workers at the first level at least ``growth`` times the size
     of the one before (the search is still widening, so much is left) or, whatever the levels
     do, after ``latest`` seconds; it hands them the search at the first level with at least
-    ``states_per_worker`` states per worker at which they are all ready. With ``wait`` it
-    waits for them there, instead of searching on alone while they start."""
+    ``states_per_worker`` states per worker at which they are all ready. It waits for them
+    there when the level would take the plain search longer than they have left of
+    ``startup`` seconds (or always, with ``wait``), and otherwise searches on alone."""
 
     seconds: float = 0.25
     growth: float = 1.2
     latest: float = 1.0
     states_per_worker: int = 500
+    startup: float = 0.5
     wait: bool = False
 
 
@@ -720,21 +722,27 @@ class _HandOver:
         self.crew = crew
         self.warm_up = warm_up
         self.last_size = 0
+        self.last_time = 0.0
+        self.spawned = 0.0
 
     def wanted(self, started: float, level_size: int) -> bool:
         """Whether the plain search should hand over its next level of ``level_size`` states;
         starts the workers when the warm-up says so."""
         crew, warm_up = self.crew, self.warm_up
+        now = time.perf_counter()
+        # The plain search's time for the next level, guessed from the last one.
+        alone = (now - (self.last_time or started)) * level_size / max(self.last_size, 1)
         growing = level_size >= warm_up.growth * self.last_size
-        self.last_size = level_size
+        self.last_size, self.last_time = level_size, now
         if not crew.pipes:
-            elapsed = time.perf_counter() - started
-            if elapsed < warm_up.seconds or (elapsed < warm_up.latest and not growing):
+            if now - started < warm_up.seconds or (now - started < warm_up.latest
+                                                   and not growing):
                 return False
             crew.spawn()
+            self.spawned = now
         if level_size < warm_up.states_per_worker * crew.count:
             return False
-        return crew.ready(warm_up.wait)
+        return crew.ready(warm_up.wait or alone >= warm_up.startup - (now - self.spawned))
 
     def take(self, explorer: Explorer, table: Any, frontier: list[tuple[Any, int]], depth: int,
              transitions: int, pending: set[str], started: float
