@@ -585,11 +585,13 @@ def start(
 
     ``None`` asks for the default: as many workers as this process has cores, started only
     once the search proves big enough to gain from them (a small model is searched in this
-    process, as with one worker).
+    process, as with one worker). A search bounded by ``max_states`` stays in this process:
+    the plain search stops at that very state, the parallel one at the end of its level.
     """
     if workers is None:
         workers = cores()
-        if workers > 1 and getattr(type(model), "__checker_file__", None) is not None:
+        if (workers > 1 and options.max_states is None
+                and getattr(type(model), "__checker_file__", None) is not None):
             from checker import parallel
 
             if parallel.available():

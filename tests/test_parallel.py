@@ -400,6 +400,23 @@ def test_a_small_search_with_the_default_workers_never_starts_them(monkeypatch):
     assert note is None and spawned == [] and found.worker_memory_bytes == 0
 
 
+def test_a_search_bounded_by_max_states_stays_plain_with_the_default_workers(monkeypatch):
+    from checker import explore
+    from checker.loader import build_model
+
+    spawned = []
+    monkeypatch.setattr(explore, "cores", lambda: 4)
+    eager = parallel.WarmUp(seconds=0, latest=0, states_per_worker=0, wait=True)
+    monkeypatch.setattr(parallel, "WarmUp", lambda: eager)  # workers from the first level
+    monkeypatch.setattr(parallel._Crew, "spawn", lambda crew: spawned.append(crew))
+    model = build_model(ROOT / "models" / "two_phase_commit.py", {"rms": 5}, None)
+    plain = explore.drain(explore.start(model, explore.Options(max_states=1000))[0], None)
+    search, _ = explore.start(model, explore.Options(max_states=1000), None, False, None)
+    found = explore.drain(search, None)
+    assert (found.verdict, found.distinct_states) == ("incomplete", plain.distinct_states)
+    assert 1000 <= plain.distinct_states < 1020 and spawned == []
+
+
 def test_the_default_workers_are_the_cores_and_give_the_results_of_one(tmp_path):
     # Long enough for the hand-over on any machine with more than one core.
     run = subprocess.run([sys.executable, "-m", "checker", "models/two_phase_commit.py",
