@@ -28,6 +28,11 @@ When the table needs to grow, every worker rehashes a slice of it into the new o
 
 The model is rebuilt in each worker from its file and parameters (processes are spawned, not
 forked), so the same engine can later run on other machines.
+
+With the default workers the search starts as the plain search in this process and is handed
+over to the workers at a level boundary once it proves big enough (:class:`WarmUp`): the
+plain search's seen set is the same C table, so it moves into shared memory as it is, and the
+level is pickled to the workers.
 """
 
 from __future__ import annotations
