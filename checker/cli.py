@@ -156,7 +156,7 @@ def make_fingerprint(model: Any, symmetry: bool | None) -> tuple[Callable[[Any],
 
 def run_check(args: argparse.Namespace) -> int:
     """``check``: explore a model and report."""
-    from checker.explore import Options, drain, start
+    from checker.explore import Options, default_workers, drain, start
     from checker.report import exit_code, header, json_result, print_progress, summary
 
     model = load(args)
@@ -178,7 +178,9 @@ def run_check(args: argparse.Namespace) -> int:
     )
     human = sys.stderr if args.json else sys.stdout
     if not args.quiet:
-        human.write(header(model, args.model_path, symmetry, args.workers) + "\n")
+        workers = args.workers or default_workers(model, options)
+        human.write(header(model, args.model_path, symmetry, workers, args.workers is None)
+                    + "\n")
         human.flush()
     search, note = start(model, options, fingerprint_fn, symmetry, args.workers)
     if note:

@@ -583,20 +583,15 @@ def start(
 ) -> tuple[Generator[Progress, None, Result], str | None]:
     """The search for ``workers`` processes, and a note when it has to fall back to one.
 
-    ``None`` asks for the default: as many workers as this process has cores, started only
-    once the search proves big enough to gain from them (a small model is searched in this
-    process, as with one worker). A search bounded by ``max_states`` stays in this process:
-    the plain search stops at that very state, the parallel one at the end of its level.
+    ``None`` asks for the default (see :func:`default_workers`): a small model is searched in
+    this process, as with one worker, and the workers start once the search proves big enough.
     """
     if workers is None:
-        workers = cores()
-        if (workers > 1 and options.max_states is None
-                and getattr(type(model), "__checker_file__", None) is not None):
+        workers = default_workers(model, options)
+        if workers > 1:
             from checker import parallel
 
-            if parallel.available():
-                return parallel.explore(model, options, workers, symmetry,
-                                        parallel.WarmUp()), None
+            return parallel.explore(model, options, workers, symmetry, parallel.WarmUp()), None
         return Explorer(model, options, fingerprint_fn, symmetry).run(), None
     if workers > 1:
         from checker import parallel
@@ -607,6 +602,20 @@ def start(
                 "compiler); searching with 1 worker")
         return Explorer(model, options, fingerprint_fn, symmetry).run(), note
     return Explorer(model, options, fingerprint_fn, symmetry).run(), None
+
+
+def default_workers(model: Model, options: Options) -> int:
+    """The workers a search gets without ``--workers``: one per core, where the parallel
+    search can run (a model from a file, the compiled table). A search bounded by
+    ``max_states`` gets one: the plain search stops right after the state that reaches the
+    bound, the parallel one at the end of its level."""
+    workers = cores()
+    if (workers < 2 or options.max_states is not None
+            or getattr(type(model), "__checker_file__", None) is None):
+        return 1
+    from checker import parallel
+
+    return workers if parallel.available() else 1
 
 
 def cores() -> int:

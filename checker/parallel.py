@@ -208,8 +208,7 @@ class _Worker:
             self.candidates = []
             return ("settled", _children(self.won, self.pieces, self.level))
         if command == "next":
-            _, plan, keeps = message
-            self.pieces, parcels = _cut(self.won, plan, self.index if keeps else -1)
+            self.pieces, parcels = _cut(self.won, message[1], self.index)
             self.won = []
             return ("shipped", parcels)
         if command == "memory":
@@ -552,8 +551,7 @@ class _Checks:
                 continue
             if hit:
                 self.pending.remove(prop)
-                self.reached[prop.name] = ((key >> RANK_SHIFT) & (RANK_LIMIT - 1),
-                                           key & (ORDINAL_LIMIT - 1))
+                self.reached[prop.name] = _position(key)
 
     def outcome(self, event: Event | None
                 ) -> tuple[Event | None, dict[str, tuple[int, int]], list[tuple[str, Event]]]:
@@ -561,11 +559,15 @@ class _Checks:
         return event, self.reached, self.doubtful
 
 
+def _position(key: int) -> tuple[int, int]:
+    """``(rank of the parent, ordinal)`` of the transition with ``key``."""
+    return (key >> RANK_SHIFT) & (RANK_LIMIT - 1), key & (ORDINAL_LIMIT - 1)
+
+
 def _state_event(key: int, code: int, what: str, detail: str = "") -> Event:
     """The event of the state that transition ``key`` found (as the plain search meets it
     once the state is new)."""
-    rank = (key >> RANK_SHIFT) & (RANK_LIMIT - 1)
-    return Event(rank, key & (ORDINAL_LIMIT - 1), STATE_EVENT, what, code, detail)
+    return Event(*_position(key), STATE_EVENT, what, code, detail)
 
 
 def _first_events(checked: list[tuple[Event | None, dict[str, tuple[int, int]],
@@ -1008,7 +1010,7 @@ def _next_level(pipes: list, layout: list[tuple[int, int, int]], counts: list[li
     """Have the workers cut their winners into the next level's pieces and pickle those that
     move; return the next level's layout and, per worker, the parcels shipped to it."""
     plans, layout = plan_level(layout, counts, len(pipes))
-    replies = _all_each(pipes, [("next", plan, True) for plan in plans], "shipped")
+    replies = _all_each(pipes, [("next", plan) for plan in plans], "shipped")
     incoming: list[list[bytes]] = [[] for _ in pipes]
     for reply in replies:
         for target, parcels in reply[1].items():

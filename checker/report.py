@@ -34,17 +34,14 @@ def exit_code(result: Result) -> int:
     return EXIT_SAFETY
 
 
-def header(model: Any, path: str, symmetry: bool, workers: int | None = 1) -> str:
-    """The lines printed before a search starts (``workers`` None: the default)."""
+def header(model: Any, path: str, symmetry: bool, workers: int = 1, default: bool = False
+           ) -> str:
+    """The lines printed before a search starts (``default``: ``workers`` is the default,
+    started only once the search is big enough)."""
     params = ", ".join(f"{k}={v!r}" for k, v in model.params.items()) or "none"
     reductions = ["symmetry " + ("on (" + ", ".join(model.symmetric) + ")" if symmetry else "off")]
-    if workers is None:
-        from checker.explore import cores
-
-        if cores() > 1:
-            reductions.append(f"up to {cores()} workers")
-    elif workers > 1:
-        reductions.append(f"{workers} workers")
+    if workers > 1:
+        reductions.append(f"{'up to ' if default else ''}{workers} workers")
     return (
         f"model       {model.name} ({path})\n"
         f"parameters  {params}\n"

@@ -427,6 +427,10 @@ def test_the_default_workers_are_the_cores_and_give_the_results_of_one(tmp_path)
     assert run.returncode == 0, run.stderr
     assert ("up to" in run.stdout) == (cores() > 1)
     assert "50,816 distinct, 402,305 transitions" in run.stdout
+    bounded = subprocess.run([sys.executable, "-m", "checker", "models/two_phase_commit.py",
+                              "-p", "rms=6", "--max-states", "100"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+    assert "incomplete" in bounded.stdout and "workers" not in bounded.stdout  # stays plain
 
 
 @settings(max_examples=16, deadline=None)
