@@ -8,8 +8,9 @@ For each worker count the table shows distinct states, transitions, wall seconds
 over the first row, and where the coordinator waited: start-up (spawning the workers and
 loading the model in each), expanding levels and checking the new states, settling the winners,
 ranking and balancing the next level between workers, growing the shared table, and how many
-levels were expanded again because the table filled up during them; ``balance`` is the mean
-over the busiest worker's transitions, summed over levels (1.00: every level evenly shared).
+levels were expanded again because the table filled up during them, ``stolen`` how many pieces
+workers that had expanded their own took from busier ones; ``balance`` is the mean over the
+busiest worker's transitions, summed over levels (1.00: every level evenly shared).
 A phase that does not shrink with more workers is what limits the speed-up. ``auto`` is what
 the checker does without ``--workers``: the plain search hands over to one worker per core
 once it is big enough (``start`` then covers the plain search before the hand-over).
@@ -47,7 +48,7 @@ from checker import parallel  # noqa: E402
 from checker.explore import Options, cores, drain, start  # noqa: E402
 from checker.loader import build_model  # noqa: E402
 
-PHASES = ("start", "expand", "settle", "next level", "grow", "retries", "balance")
+PHASES = ("start", "expand", "settle", "next level", "grow", "retries", "stolen", "balance")
 
 
 def timed(phases: dict[str, float], name: str, function: Any) -> Any:
@@ -72,16 +73,19 @@ def instrument(phases: dict[str, float]) -> None:
     parallel._all = all_by_command
     plain_expand = parallel._expand_all
 
-    def expand_all(pipes: list, depth: int, retry: bool, parcels: list, pending: set) -> Any:
+    def expand_all(crew: Any, depth: int, retry: bool, parcels: list, pending: set,
+                   layout: list) -> Any:
         if "start" not in phases:  # from the search's start to its first level
             phases["start"] = time.perf_counter() - phases["began"]
         phases["retries"] += retry
-        replies = timed(phases, "expand", plain_expand)(pipes, depth, retry, parcels, pending)
+        replies, layout = timed(phases, "expand", plain_expand)(crew, depth, retry, parcels,
+                                                                pending, layout)
         if replies is not None:  # transitions per worker: how evenly the level was shared
             work = [reply[1] for reply in replies]
             phases["mean work"] += sum(work) / len(work)
             phases["most work"] += max(work)
-        return replies
+            phases["stolen"] += sum(len(reply[-1]) for reply in replies)
+        return replies, layout
 
     parallel._expand_all = expand_all
     parallel._next_level = timed(phases, "next level", parallel._next_level)

@@ -1036,7 +1036,49 @@ py_rehash(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(claim_doc,
+"claim(buffer, index, value) -> int\n\n"
+"Atomically set the uint32 at index of a writable buffer to value (not 0) if it holds 0, and\n"
+"return what it held: 0 means this call claimed it.  Processes sharing the buffer use it to\n"
+"agree on who takes a piece of work.");
+
+static PyObject *
+py_claim(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "claim() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    Py_ssize_t index = PyLong_AsSsize_t(args[1]);
+    unsigned long value = PyLong_AsUnsignedLong(args[2]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (value == 0 || value > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "claim() value must be within 1..2**32-1");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0) {
+        return NULL;
+    }
+    if (index < 0 || (index + 1) * (Py_ssize_t)sizeof(uint32_t) > view.len ||
+        ((uintptr_t)view.buf % sizeof(uint32_t)) != 0) {
+        PyBuffer_Release(&view);
+        PyErr_Format(PyExc_IndexError,
+                     "claim() index %zd is outside the buffer (or the buffer is not aligned)",
+                     index);
+        return NULL;
+    }
+    uint32_t *word = (uint32_t *)view.buf + index, held = 0;
+    __atomic_compare_exchange_n(word, &held, (uint32_t)value, 0, __ATOMIC_ACQ_REL,
+                                __ATOMIC_ACQUIRE);
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLong(held);
+}
+
 static PyMethodDef table_functions[] = {
+    {"claim", (PyCFunction)(void (*)(void))py_claim, METH_FASTCALL, claim_doc},
     {"slot_bytes", (PyCFunction)py_slot_bytes, METH_NOARGS,
      "slot_bytes() -> int\n\nBytes per slot: fingerprint, key and parent, one uint64 each."},
     {"required_bytes", (PyCFunction)py_required_bytes, METH_O,

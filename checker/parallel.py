@@ -13,7 +13,8 @@ Each level is held as pieces: runs of consecutive states in the plain search's o
    which the plain search would have found the state first. States seen in earlier levels are
    rejected at once, so no state crosses a process boundary for deduplication. A successor
    whose offer set the smallest key so far is a candidate: the worker checks its properties
-   at once (a state found by several workers is checked by each, at its own key).
+   at once (a state found by several workers is checked by each, at its own key). A worker
+   done with its own pieces steals the last open piece of the busiest one (:class:`_Share`).
 2. At the barrier each worker keeps the candidates whose key won: they are the next level's
    states. It records their parents and reports how many states each of its pieces won. All
    children of a state are offered by the worker that expanded it, so the states a piece won
@@ -49,6 +50,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing.shared_memory import SharedMemory
+from operator import itemgetter
 from typing import Any
 
 from checker.errors import CheckerError, InvalidInput
@@ -82,6 +84,10 @@ LEVEL_GROWTH = 3
 """Before a level the table makes room for this many new states per state of the level: a
 level that finds more fills the table, which then grows and the level is expanded again."""
 AFTER_ALL = ORDINAL_LIMIT - 1
+OWNER = 1
+"""The claim a worker puts on one of its pieces of a level as it starts it (see
+:class:`_Share`); worker ``i`` claims a piece it steals with ``THIEF + i``."""
+THIEF = 2
 
 # Kinds of event, in the order the plain search meets them at one transition.
 TRANSITION_EVENT = 0
@@ -140,8 +146,9 @@ class _Shared:
 
 
 def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: Options,
-            conn: Any) -> None:
-    """A worker process: rebuild the model, say so, then answer the coordinator's messages."""
+            conn: Any, inboxes: list[Any]) -> None:
+    """A worker process: rebuild the model, say so, then answer the coordinator's messages.
+    ``inboxes[i]`` takes the pieces stolen by worker ``i``."""
     from checker.cli import make_fingerprint
     from checker.loader import build_model
 
@@ -149,7 +156,7 @@ def _worker(index: int, source: tuple[str, dict[str, Any], str, bool], options: 
     collect_less()
     model = build_model(path, params, name)
     worker = _Worker(index, Explorer(model, options, make_fingerprint(model, symmetry)[0],
-                                     symmetry))
+                                     symmetry), inboxes)
     conn.send(("ready",))
     while True:
         message = conn.recv()
@@ -164,14 +171,16 @@ class _Worker:
     """What a worker process (:func:`_worker`) does with each message of the coordinator:
     expand its pieces of a level, settle, cut the next level, report counts and events."""
 
-    def __init__(self, index: int, explorer: Explorer) -> None:
+    def __init__(self, index: int, explorer: Explorer, inboxes: list[Any]) -> None:
         from checker import _table
 
         self.index = index
         self.explorer = explorer
         self.fingerprint = explorer.fingerprint
+        self.inboxes = inboxes
         self.table_module = _table
         self.attached: tuple[Any, Any] | None = None
+        self.claims: tuple[SharedMemory, memoryview] | None = None
         self.pieces: list[_Piece] = []
         self.level = 0
         self.candidates: list[Entry] = []
@@ -183,6 +192,7 @@ class _Worker:
         if command == "stop":
             _detach(self.attached)
             self.attached = None
+            self._release_claims()
             return ("stopped",)
         if command == "attach":
             _detach(self.attached)
@@ -224,24 +234,144 @@ class _Worker:
             return ("counted", new, moves)
         raise RuntimeError(f"unknown message {command!r}")
 
-    def _expand(self, level: int, retry: bool, parcels: list[bytes], pending: set[str]
-                ) -> tuple:
+    def _expand(self, level: int, retry: bool, parcels: list[bytes], pending: set[str],
+                claims: str, owners: list[int]) -> tuple:
+        """Expand this worker's pieces of the level (``owners``: the worker of each piece of
+        the level, in rank order; ``claims``: their claims' shared memory), then steal. The
+        reply ends with the first ranks of the pieces stolen."""
         explorer = self.explorer
         self.level = level
+        plain = None if explorer.symmetry else self.fingerprint
         if parcels:
-            self.pieces = _received(self.pieces, parcels,
-                                    None if explorer.symmetry else self.fingerprint)
+            self.pieces = _received(self.pieces, parcels, plain)
         self.candidates = []
+        share = _Share(self.index, self.pieces, self._claims(claims), owners, self.inboxes,
+                       plain)
         checks = _Checks(explorer, pending)
         try:
-            event = _expand(explorer, self.fingerprint, self.attached[1], self.pieces, level,
+            event = _expand(explorer, self.fingerprint, self.attached[1], share, level,
                             self.candidates, retry, checks)
         except self.table_module.TableFull:
-            return ("full",)
+            return ("full", share.stolen_ranks())
         except InvalidInput as exc:
             return ("invalid", str(exc))
+        finally:
+            self.pieces = share.held()
+        if share.stolen:  # its candidates came after this worker's own
+            self.candidates.sort(key=itemgetter(0))
         return ("expanded", sum(sum(piece.degrees) for piece in self.pieces),
-                checks.outcome(event))
+                checks.outcome(event), share.stolen_ranks())
+
+    def _claims(self, name: str) -> memoryview:
+        """The claims of the level's pieces, in the shared memory of that name."""
+        if self.claims is None or self.claims[0].name != name:
+            self._release_claims()
+            memory = SharedMemory(name=name)
+            self.claims = memory, memory.buf.cast("I")
+        return self.claims[1]
+
+    def _release_claims(self) -> None:
+        if self.claims is not None:
+            self.claims[1].release()
+            self.claims[0].close()
+            self.claims = None
+
+
+class _Share:
+    """A worker's pieces of a level while the workers expand it, and the pieces it steals.
+
+    Each piece of the level has a claim, a word in shared memory set once
+    (:func:`checker._table.claim`). A worker claims its own pieces in rank order as it starts
+    them. Once it has expanded all of them it steals: it claims the last open piece of the
+    worker with the most open pieces (at least two, so that the owner still has work while
+    the piece travels), and the owner pickles the piece to the thief's inbox as soon as it has
+    expanded the state it is on. The pieces a worker loses are thus always its last ones.
+    Levels differ in how long their states take and the workers' processors in speed from
+    moment to moment: on two-phase commit the two workers of a 2-core machine took up to 40%
+    longer than each other over one level.
+    """
+
+    def __init__(self, me: int, pieces: list[_Piece], claims: memoryview, owners: list[int],
+                 inboxes: list[Any], plain: Callable[[Any], int] | None) -> None:
+        from checker._table import claim
+
+        self.claim = claim
+        self.me = me
+        self.pieces = pieces
+        self.claims = claims
+        self.slots = [slot for slot, owner in enumerate(owners) if owner == me]
+        if len(self.slots) != len(pieces):
+            raise RuntimeError(f"worker {me} holds {len(pieces)} pieces, the level says "
+                               f"{len(self.slots)}")
+        self.others = [[slot for slot, owner in enumerate(owners) if owner == worker]
+                       for worker in range(len(inboxes)) if worker != me]
+        self.inboxes = inboxes
+        self.plain = plain
+        self.quiet = len(owners)
+        """The word after the level's claims, which stays 0."""
+        self.started = 0
+        """This worker's pieces before this one are claimed by it."""
+        self.kept = len(pieces)
+        """This worker's pieces from this one on were stolen and shipped."""
+        self.stolen: list[_Piece] = []
+
+    def next(self) -> _Piece | None:
+        """The next piece to expand: this worker's own next one, else a stolen one; None
+        when neither is left."""
+        if self.started < self.kept and self.claim(self.claims, self.slots[self.started],
+                                                   OWNER) == 0:
+            self.started += 1
+            return self.pieces[self.started - 1]
+        self.ship_stolen()  # the piece was stolen meanwhile, and so were all after it
+        return self._steal()
+
+    def watched(self) -> int:
+        """The claim a thief would take next from this worker (the quiet word when it has no
+        open piece): once that claim is a thief's, :meth:`ship_stolen` is due."""
+        return self.slots[self.kept - 1] if self.kept > self.started else self.quiet
+
+    def close(self) -> None:
+        """Claim this worker's pieces not started (an event or an error ended its level
+        early) and ship those stolen: no thief waits for a piece in vain."""
+        while self.started < self.kept and self.claim(self.claims, self.slots[self.started],
+                                                      OWNER) == 0:
+            self.started += 1
+        self.ship_stolen()
+
+    def held(self) -> list[_Piece]:
+        """This worker's pieces once the level is expanded, in rank order."""
+        if not self.stolen:
+            return self.pieces[:self.kept]
+        return sorted(self.pieces[:self.kept] + self.stolen, key=lambda piece: piece.first_rank)
+
+    def stolen_ranks(self) -> list[int]:
+        return [piece.first_rank for piece in self.stolen]
+
+    def ship_stolen(self) -> None:
+        """Pickle the pieces stolen from this worker to their thieves."""
+        claims, slots = self.claims, self.slots
+        while self.kept > self.started and claims[slots[self.kept - 1]] >= THIEF:
+            self.kept -= 1
+            piece = self.pieces[self.kept]
+            with _no_collections():
+                parcel = _pickled((piece.first_rank, piece.entries))
+            self.inboxes[claims[slots[self.kept]] - THIEF].put(parcel)
+
+    def _steal(self) -> _Piece | None:
+        claims = self.claims
+        while True:
+            slot, most = None, 1
+            for slots in self.others:
+                open_slots = [slot for slot in slots if claims[slot] == 0]
+                if len(open_slots) > most:
+                    slot, most = open_slots[-1], len(open_slots)
+            if slot is None:
+                return None
+            if self.claim(claims, slot, THIEF + self.me) == 0:
+                with _no_collections():
+                    piece = _arrived(self.inboxes[self.me].get(), self.plain)
+                self.stolen.append(piece)
+                return piece
 
 
 class _Piece:
@@ -323,7 +453,15 @@ def _unpickled(parcel: bytes) -> Any:
 
 def _received(pieces: list[_Piece], parcels: list[bytes], plain: Callable[[Any], int] | None
               ) -> list[_Piece]:
-    """This worker's pieces with those shipped to it, in rank order.
+    """This worker's pieces with those shipped to it (see :func:`_arrived`), in rank order."""
+    with _no_collections():
+        pieces = pieces + [_arrived(parcel, plain) for parcel in parcels]
+    pieces.sort(key=lambda piece: piece.first_rank)
+    return pieces
+
+
+def _arrived(parcel: bytes, plain: Callable[[Any], int] | None) -> _Piece:
+    """A piece shipped to this worker.
 
     With ``plain``, the plain fingerprint function, each received state is fingerprinted once:
     maps arrive without the fingerprint sums they keep (:mod:`checker._values`), and a map
@@ -331,15 +469,11 @@ def _received(pieces: list[_Piece], parcels: list[bytes], plain: Callable[[Any],
     child of a received state summed its maps in full (two-phase commit: expanding a received
     state took 15% more instructions than expanding one of the worker's own).
     """
-    with _no_collections():
-        received = [_Piece(*_unpickled(parcel)) for parcel in parcels]
-        if plain is not None:
-            for piece in received:
-                for entry in piece.entries:
-                    plain(entry[2])
-        pieces = pieces + received
-    pieces.sort(key=lambda piece: piece.first_rank)
-    return pieces
+    piece = _Piece(*_unpickled(parcel))
+    if plain is not None:
+        for entry in piece.entries:
+            plain(entry[2])
+    return piece
 
 
 @contextmanager
@@ -372,31 +506,37 @@ def _detach(attached: tuple[Any, Any] | None) -> None:
         attached[0].close()
 
 
-def _expand(explorer: Explorer, fingerprint: Any, table: Any, pieces: list[_Piece], level: int,
+def _expand(explorer: Explorer, fingerprint: Any, table: Any, share: _Share, level: int,
             candidates: list, retry: bool, checks: _Checks) -> Event | None:
-    """Expand this worker's pieces of ``level``; offer successors and check the candidates'
-    properties; return the first event.
+    """Expand this worker's pieces of ``level`` and those it steals; offer successors and
+    check the candidates' properties; return the first event.
 
     A successor whose offer set the smallest key so far becomes a candidate ``(key, code,
-    state, parent)``. Pieces are in rank order, so candidates come in key order, and this
-    worker's later offers of the same fingerprint lose to its earlier ones. On a retry after
-    the table grew, this worker's own earlier offers are in the table with the same keys, so
-    a tie with the stored key also makes a candidate.
+    state, parent)``. A worker's own pieces are in rank order, so their candidates come in key
+    order; those of stolen pieces follow. On a retry after the table grew, the level's earlier
+    offers are in the table with the same keys, so a tie with the stored key also makes a
+    candidate.
     """
     base = (level + 1) << LEVEL_SHIFT
-    for piece in pieces:
+    for piece in share.pieces:
         piece.degrees = []
-    for piece in pieces:
-        event = _expand_piece(explorer, fingerprint, table, piece, base, candidates, retry,
-                              checks)
-        if event is not None:  # the pieces after it rank later
-            return event
-    return None
+    try:
+        while (piece := share.next()) is not None:
+            event = _expand_piece(explorer, fingerprint, table, piece, base, candidates, retry,
+                                  checks, share)
+            if event is not None:  # the worker's pieces after it rank later
+                return event
+        return None
+    finally:
+        share.close()
 
 
 def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piece, base: int,
-                  candidates: list, retry: bool, checks: _Checks) -> Event | None:
-    """Expand one piece (see :func:`_expand`); return its first event."""
+                  candidates: list, retry: bool, checks: _Checks, share: _Share
+                  ) -> Event | None:
+    """Expand one piece (see :func:`_expand`); return its first event. Between states it
+    ships the pieces other workers steal from this one, so that they wait for a piece no
+    longer than it takes to pickle it."""
     from checker._table import TableFull
 
     constraints = explorer.constraints
@@ -406,9 +546,14 @@ def _expand_piece(explorer: Explorer, fingerprint: Any, table: Any, piece: _Piec
     watch = bool(checks)
     check = checks.check
     degrees = piece.degrees
+    claims = share.claims
+    watched = share.watched()
     rank = piece.first_rank - 1
     for _, parent, state, _ in piece.entries:
         rank += 1
+        if claims[watched] >= THIEF:
+            share.ship_stolen()
+            watched = share.watched()
         if constraints and not all(c.check(state) for c in constraints):
             degrees.append(0)
             continue
@@ -636,18 +781,22 @@ class _Crew:
         self.options = options
         self.count = count
         self.pipes: list[Any] = []
+        self.inboxes: list[Any] = []
         self.processes: list[Any] = []
         self.started: list[bool] = []
         self.working = False
         """Whether the workers have been given the search."""
         self.shared: _Shared | None = None
+        self.claims: SharedMemory | None = None
 
     def spawn(self) -> None:
         context = multiprocessing.get_context("spawn")
+        self.inboxes = [context.SimpleQueue() for _ in range(self.count)]
         for index in range(self.count):
             mine, theirs = context.Pipe()
             process = context.Process(target=_worker,
-                                      args=(index, self.source, self.options, theirs),
+                                      args=(index, self.source, self.options, theirs,
+                                            self.inboxes),
                                       daemon=True)
             process.start()
             theirs.close()  # so that a worker's death reads as EOF here, not as a hang
@@ -665,6 +814,22 @@ class _Crew:
                 self.started[index] = True
         return bool(self.pipes) and all(self.started)
 
+    def claims_for(self, pieces: int) -> str:
+        """The name of the shared memory that holds the claims of a level of ``pieces``
+        pieces (see :class:`_Share`), all open, and a word after them that stays 0."""
+        size = 4 * (pieces + 1)
+        if self.claims is None or self.claims.size < size:
+            self._close_claims()
+            self.claims = SharedMemory(create=True, size=max(size, 4096))
+        self.claims.buf[:size] = bytes(size)
+        return self.claims.name
+
+    def _close_claims(self) -> None:
+        if self.claims is not None:
+            self.claims.close()
+            self.claims.unlink()
+            self.claims = None
+
     def stop(self) -> None:
         """Stop the workers; those that never got work are ended at once."""
         for pipe, started in zip(self.pipes, self.started):
@@ -679,6 +844,7 @@ class _Crew:
             if process.is_alive():
                 process.terminate()
                 process.join(timeout=5)
+        self._close_claims()
 
     def died(self) -> CheckerError:
         codes = [process.exitcode for process in self.processes]
@@ -766,15 +932,17 @@ class _HandOver:
         _table.rehash(table, shared.table)
         crew.working = True
         _all(crew.pipes, ("attach", shared.memory.name, shared.capacity), "attached")
-        bounds = _shares(len(frontier), crew.count)
+        layout = [(begin + first, last - first, worker)
+                  for worker, (begin, end) in enumerate(_shares(len(frontier), crew.count))
+                  for first, last in _shares(end - begin, PIECES_PER_WORKER) if last > first]
+        parcels: list[list[bytes]] = [[] for _ in crew.pipes]
         with _no_collections():
-            parcels = [[_pickled((begin, [(0, code, state, 0)
-                                          for state, code in frontier[begin:end]]))]
-                       for begin, end in bounds]
+            for begin, size, worker in layout:
+                parcels[worker].append(_pickled((begin, [
+                    (0, code, state, 0) for state, code in frontier[begin:begin + size]])))
         frontier.clear()  # the workers hold the level now
-        layout = [(begin, end - begin, worker) for worker, (begin, end) in enumerate(bounds)]
-        return (yield from _levels(explorer, shared, crew.pipes, layout, parcels, depth,
-                                   distinct, transitions, pending, started))
+        return (yield from _levels(explorer, crew, layout, parcels, depth, distinct,
+                                   transitions, pending, started))
 
 
 def _all(pipes: list, message: tuple, expect: str) -> list[tuple]:
@@ -821,8 +989,8 @@ def _coordinate(explorer: Explorer, crew: _Crew, started: float
     _all_each(pipes, [("seed", [(key, code) for key, code, _, _ in frontier[begin:end]], begin)
                       for begin, end in bounds], "seeded")
     layout = [(begin, end - begin, worker) for worker, (begin, end) in enumerate(bounds)]
-    return (yield from _levels(explorer, shared, pipes, layout, [[] for _ in pipes], 0,
-                               len(frontier), 0, pending, started))
+    return (yield from _levels(explorer, crew, layout, [[] for _ in pipes], 0, len(frontier), 0,
+                               pending, started))
 
 
 def _results(explorer: Explorer, shared: _Shared, started: float) -> Callable[..., Result]:
@@ -833,11 +1001,12 @@ def _results(explorer: Explorer, shared: _Shared, started: float) -> Callable[..
     return result
 
 
-def _levels(explorer: Explorer, shared: _Shared, pipes: list, layout: list[tuple[int, int, int]],
+def _levels(explorer: Explorer, crew: _Crew, layout: list[tuple[int, int, int]],
             parcels: list[list[bytes]], depth: int, distinct: int, transitions: int,
             pending: set[str], started: float) -> Generator[Progress, None, Result]:
     """Search level by level from level ``depth``, laid out as ``layout`` says (with
     ``parcels`` on their way to the workers), to the end."""
+    shared, pipes = crew.shared, crew.pipes
     options = explorer.options
     result = _results(explorer, shared, started)
     level_size = sum(size for _, size, _ in layout)
@@ -850,10 +1019,11 @@ def _levels(explorer: Explorer, shared: _Shared, pipes: list, layout: list[tuple
         room = _room_for(shared.table.count() + LEVEL_GROWTH * level_size, shared.capacity)
         if room > shared.capacity:
             _grow(shared, pipes, room)
-        replies = _expand_all(pipes, depth, False, parcels, pending)
+        replies, layout = _expand_all(crew, depth, False, parcels, pending, layout)
         while replies is None:
             _grow(shared, pipes, shared.capacity * 2)
-            replies = _expand_all(pipes, depth, True, [[] for _ in pipes], pending)
+            replies, layout = _expand_all(crew, depth, True, [[] for _ in pipes], pending,
+                                          layout)
         settled = _all(pipes, ("settle",), "settled")
         events, reached = _first_events([reply[2] for reply in replies])
         if events:
@@ -889,21 +1059,27 @@ def _levels(explorer: Explorer, shared: _Shared, pipes: list, layout: list[tuple
     return result(OK, distinct, depth, transitions)
 
 
-def _expand_all(pipes: list, depth: int, retry: bool, parcels: list, pending: set[str]
-                ) -> list[tuple] | None:
-    """Ask every worker to expand its pieces of the level (taking in the pieces shipped to it
-    first) and check ``pending`` sometimes properties; None if the table filled up (grow and
-    retry). A model the parallel search cannot take is reported as by the plain search's bad
-    input."""
-    for pipe, incoming in zip(pipes, parcels):
-        pipe.send(("expand", depth, retry, incoming, pending))
-    replies = [pipe.recv() for pipe in pipes]
+def _expand_all(crew: _Crew, depth: int, retry: bool, parcels: list, pending: set[str],
+                layout: list[tuple[int, int, int]]
+                ) -> tuple[list[tuple] | None, list[tuple[int, int, int]]]:
+    """Ask every worker to expand its pieces of the level laid out as ``layout`` says (taking
+    in the pieces shipped to it first, stealing pieces once done with its own) and check
+    ``pending`` sometimes properties. Returns the replies, None if the table filled up (grow
+    and retry), and the layout with each stolen piece at its thief. A model the parallel
+    search cannot take is reported as by the plain search's bad input."""
+    claims = crew.claims_for(len(layout))
+    owners = [worker for _, _, worker in layout]
+    for pipe, incoming in zip(crew.pipes, parcels):
+        pipe.send(("expand", depth, retry, incoming, pending, claims, owners))
+    replies = [pipe.recv() for pipe in crew.pipes]
     for reply in replies:
         if reply[0] == "invalid":
             raise InvalidInput(reply[1])
+    thieves = {rank: worker for worker, reply in enumerate(replies) for rank in reply[-1]}
+    layout = [(rank, size, thieves.get(rank, worker)) for rank, size, worker in layout]
     if any(reply[0] == "full" for reply in replies):
-        return None
-    return replies
+        return None, layout
+    return replies, layout
 
 
 def _all_each(pipes: list, messages: list[tuple], expect: str) -> list[tuple]:

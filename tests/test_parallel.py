@@ -233,9 +233,9 @@ def test_a_table_that_fills_during_a_level_grows_and_the_level_is_expanded_again
     retries = []
     expand_all = parallel._expand_all
 
-    def recording(pipes, depth, retry, parcels, pending):
+    def recording(crew, depth, retry, *rest):
         retries.append(retry)
-        return expand_all(pipes, depth, retry, parcels, pending)
+        return expand_all(crew, depth, retry, *rest)
 
     monkeypatch.setattr(parallel, "_expand_all", recording)
     model = build_model(ROOT / "models" / "two_phase_commit.py", {"rms": 5}, None)
@@ -345,6 +345,89 @@ def test_a_state_found_by_several_workers_breaks_the_invariant_where_one_worker_
     assert one["verdict"] == "violation" and one["property"] == "fine"
     assert result(str(model), extra, 2) == one
     assert result(str(model), extra, 3) == one
+
+
+LOPSIDED = """
+import time
+
+from checker import Model, action, invariant, param, sometimes
+
+
+class Lopsided(Model):
+    bad = param(999, range(3000), "the state that breaks the invariant (999: none)")
+    boom = param(999, range(2000), "the state of level 1 whose step raises (999: none)")
+    seen = param(1399, range(1000, 3000), "the state the sometimes property wants")
+
+    def init(self):
+        return -1
+
+    @action(over=range(400))
+    def fan(self, s, i):
+        if s == -1:
+            return i  # level 1: 400 states, shared out between the two workers
+
+    @action
+    def finish(self, s):
+        if 0 <= s < 400:
+            if s == self.boom:
+                raise RuntimeError("boom")
+            if s < 150:  # one worker's states are slow: the other steals pieces from it
+                time.sleep(0.002)
+            return 1000 + s
+        if 1100 <= s < 1400:
+            return 2000 + s % 50  # level 3: each state found from 6 of level 2
+
+    @invariant
+    def fine(self, s):
+        return s != self.bad
+
+    @sometimes
+    def wanted(self, s):
+        return s == self.seen
+"""
+
+
+@pytest.mark.parametrize("params, table_fills, verdict", [
+    ({}, False, "ok"), ({}, True, "ok"), ({"bad": 1140}, False, "violation"),
+    ({"bad": 1140}, True, "violation"), ({"bad": 1010}, False, "violation"),
+    ({"bad": 2007}, False, "violation"), ({"bad": 2049}, False, "violation"),
+    ({"boom": 145}, False, "error"), ({"seen": 2999}, False, "violation")])
+def test_pieces_stolen_by_an_idle_worker_give_the_results_of_one(tmp_path, monkeypatch, params,
+                                                                  table_fills, verdict):
+    # The worker with the slow half of level 1 has pieces stolen by the other (the layouts
+    # say which), wherever the level's event lies, and the stolen pieces' children rank where
+    # the plain search has them (level 3's states are reached from several parents: the
+    # trace goes through the first); with table_fills the table also fills during the level,
+    # which is expanded again with the pieces where the thieves took them.
+    from checker.explore import Explorer, Options, drain
+    from checker.loader import build_model
+    from checker.report import json_result
+
+    path = tmp_path / "lopsided.py"
+    path.write_text(LOPSIDED)
+    model = build_model(path, params, None)
+    if table_fills:
+        monkeypatch.setattr(parallel, "INITIAL_CAPACITY", 16)
+        monkeypatch.setattr(parallel, "LEVEL_GROWTH", 0)
+    stolen, retries = [], []
+    expand_all = parallel._expand_all
+
+    def recording(crew, depth, retry, parcels, pending, layout):
+        replies, after = expand_all(crew, depth, retry, parcels, pending, layout)
+        retries.append(retry)
+        stolen.extend(piece for piece, moved in zip(layout, after) if moved != piece)
+        return replies, after
+
+    monkeypatch.setattr(parallel, "_expand_all", recording)
+    options = Options(check_deadlock=False)
+    found = [json_result(drain(search, None), model) for search in (
+        Explorer(model, options).run(), parallel.explore(model, options, 2, False))]
+    for data in found:
+        for key in ("seconds", "states_per_second", "peak_memory_bytes"):
+            data.pop(key)
+    assert found[1] == found[0]
+    assert found[0]["verdict"] == verdict
+    assert stolen and any(retries) == table_fills
 
 
 def searched_in_process(model_name: str, extra: list[str], warm_up) -> tuple[dict, int]:

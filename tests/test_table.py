@@ -446,3 +446,53 @@ def test_offer_candidates_matches_offering_one_by_one(levels, retry):
     assert sorted(fast.items()) == sorted(slow.items())
     with pytest.raises(ValueError):
         fast.offer_candidates([1] * 70_000, None, 1, lambda s: s, base, base, False, [])
+
+
+# -- claims ----------------------------------------------------------------------------------
+
+
+def test_claim_sets_a_word_once_and_says_who_holds_it():
+    words = bytearray(12)
+    assert _table.claim(words, 1, 5) == 0
+    assert _table.claim(words, 1, 7) == 5
+    assert array("I", words).tolist() == [0, 5, 0]
+    for index, value, error in [(3, 1, IndexError), (-1, 1, IndexError), (0, 0, ValueError),
+                                (0, 2**32, ValueError)]:
+        with pytest.raises(error):
+            _table.claim(words, index, value)
+    with pytest.raises(BufferError):
+        _table.claim(bytes(12), 0, 1)  # read-only
+
+
+def _claimer(shm_name, words, value, barrier, results):
+    shm = shared_memory.SharedMemory(name=shm_name)
+    try:
+        barrier.wait()
+        mine = [index for index in range(words) if _table.claim(shm.buf, index, value) == 0]
+        results.put((value, mine))
+    finally:
+        shm.close()
+
+
+def test_processes_racing_for_the_same_words_claim_each_word_once():
+    words, processes = 50_000, 3
+    ctx = multiprocessing.get_context("spawn")
+    shm = shared_memory.SharedMemory(create=True, size=4 * words)
+    try:
+        shm.buf[:4 * words] = bytes(4 * words)
+        barrier, results = ctx.Barrier(processes), ctx.Queue()
+        procs = [ctx.Process(target=_claimer, args=(shm.name, words, value, barrier, results))
+                 for value in range(1, processes + 1)]
+        for p in procs:
+            p.start()
+        claimed = dict(results.get(timeout=60) for _ in procs)
+        for p in procs:
+            p.join(timeout=30)
+            assert p.exitcode == 0
+        held = array("I", bytes(shm.buf[:4 * words])).tolist()
+    finally:
+        shm.close()
+        shm.unlink()
+    assert sorted(index for mine in claimed.values() for index in mine) == list(range(words))
+    for value, mine in claimed.items():
+        assert all(held[index] == value for index in mine)
