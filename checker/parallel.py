@@ -50,7 +50,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing.shared_memory import SharedMemory
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from checker.errors import CheckerError, InvalidInput
@@ -342,7 +342,7 @@ class _Share:
         """This worker's pieces once the level is expanded, in rank order."""
         if not self.stolen:
             return self.pieces[:self.kept]
-        return sorted(self.pieces[:self.kept] + self.stolen, key=lambda piece: piece.first_rank)
+        return sorted(self.pieces[:self.kept] + self.stolen, key=_by_rank)
 
     def stolen_ranks(self) -> list[int]:
         return [piece.first_rank for piece in self.stolen]
@@ -384,6 +384,10 @@ class _Piece:
         self.first_rank = first_rank
         self.entries = entries
         self.degrees: list[int] = []
+
+
+_by_rank = attrgetter("first_rank")
+"""Sorts pieces into rank order."""
 
 
 def _initial_entries(model: Model, seeds: list[tuple[int, int]]) -> list[Entry]:
@@ -456,7 +460,7 @@ def _received(pieces: list[_Piece], parcels: list[bytes], plain: Callable[[Any],
     """This worker's pieces with those shipped to it (see :func:`_arrived`), in rank order."""
     with _no_collections():
         pieces = pieces + [_arrived(parcel, plain) for parcel in parcels]
-    pieces.sort(key=lambda piece: piece.first_rank)
+    pieces.sort(key=_by_rank)
     return pieces
 
 

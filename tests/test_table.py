@@ -360,26 +360,31 @@ def _worker(shm_name, processes, rank, barrier, results):
         shm.close()
 
 
+def _race(target, args):
+    """Run ``target(*each, barrier, results)`` for each of ``args`` in its own spawned process,
+    all released at once by the barrier; each puts one ``(name, value)`` pair on results.
+    Returns them as a dict once every process has exited cleanly."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(len(args)), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*each, barrier, results)) for each in args]
+    for p in procs:
+        p.start()
+    outcome = dict(results.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    return outcome
+
+
 @pytest.mark.parametrize("processes", [2, 4])
 def test_concurrent_offers_keep_the_minimum_key(processes):
     old, work = _plan(processes)
-    ctx = multiprocessing.get_context("spawn")
     shm = shared_memory.SharedMemory(create=True, size=_table.required_bytes(CAPACITY))
     try:
         with Table(shm.buf, CAPACITY) as table:
             for fp, key in old.items():
                 assert table.offer(fp, key, 0) == 1
-            barrier, results = ctx.Barrier(processes), ctx.Queue()
-            procs = [
-                ctx.Process(target=_worker, args=(shm.name, processes, rank, barrier, results))
-                for rank in range(processes)
-            ]
-            for p in procs:
-                p.start()
-            outcome = dict(results.get(timeout=60) for _ in procs)
-            for p in procs:
-                p.join(timeout=30)
-                assert p.exitcode == 0
+            outcome = _race(_worker, [(shm.name, processes, rank) for rank in range(processes)])
             items = list(table.items())
             assert table.count() == len(items)
     finally:
@@ -476,19 +481,10 @@ def _claimer(shm_name, words, value, barrier, results):
 
 def test_processes_racing_for_the_same_words_claim_each_word_once():
     words, processes = 50_000, 3
-    ctx = multiprocessing.get_context("spawn")
     shm = shared_memory.SharedMemory(create=True, size=4 * words)
     try:
         shm.buf[:4 * words] = bytes(4 * words)
-        barrier, results = ctx.Barrier(processes), ctx.Queue()
-        procs = [ctx.Process(target=_claimer, args=(shm.name, words, value, barrier, results))
-                 for value in range(1, processes + 1)]
-        for p in procs:
-            p.start()
-        claimed = dict(results.get(timeout=60) for _ in procs)
-        for p in procs:
-            p.join(timeout=30)
-            assert p.exitcode == 0
+        claimed = _race(_claimer, [(shm.name, words, value) for value in range(1, processes + 1)])
         held = array("I", bytes(shm.buf[:4 * words])).tolist()
     finally:
         shm.close()
