@@ -140,7 +140,8 @@ def successors(state: Any, actions: list[ActionSpec]) -> Iterator[tuple[ActionSp
 def _appended(value: str, indent: str) -> list[str]:
     """Statements appending the successors an action gave: ``value`` is its result."""
     return [f"{indent}_xr = {value}", f"{indent}if _xr is not None:",
-            f"{indent}    if _xtype(_xr) is _xlist or _xtype(_xr) is _xGen:",
+            f"{indent}    _xt = _xtype(_xr)",
+            f"{indent}    if _xt is _xlist or _xt is _xGen:",
             f"{indent}        for _xy in _xr:",
             f"{indent}            if _xy is not None:",
             f"{indent}                _xappend(_xy)",
@@ -181,14 +182,18 @@ def expander(actions: list[ActionSpec], inline: bool = True) -> Callable[[Any], 
         else:
             bound[f"_xspec{i}"] = spec
             loop = f"for {unpacked}, in _xspec{i}.arguments(_xs):"
-        body = inline_body(spec.step, "_xs", names, f"_xself{i}", str(i), _emitted) \
-            if inline else None
+        body = inline_body(spec.step, "_xs", names, f"_xself{i}", str(i), _emitted,
+                           hoist=bool(spec.domains and spec.static_args)) if inline else None
         if body is not None and namespace not in (None, body.globals):
             body = None  # the expander runs over one module's globals
         if body is not None:
             namespace = body.globals
             bound[f"_xself{i}"] = spec.step.__self__
-            lines += [f"    {loop}"] + [f"        {line}" for line in body.lines]
+            indent = "        "
+            if body.hoisted is not None:  # tested once, not once per argument
+                lines.append(f"    if {body.hoisted}:")
+                loop, indent = f"    {loop}", indent + "    "
+            lines += [f"    {loop}"] + [f"{indent}{line}" for line in body.lines]
         else:
             bound[f"_xstep{i}"] = spec.step
             lines += [f"    {loop}"] + _appended(f"_xstep{i}({', '.join(['_xs', *names])})",

@@ -23,6 +23,14 @@ Locals are renamed apart (``_x<action>_<name>``), parameters that are never assi
 the expander's own names (the state, the loop variables, the model), and each ``return e``
 becomes the code that appends the successors ``e`` stands for. Everything else, globals and
 builtins included, runs as written: the expander is built over the action's module globals.
+
+Guards that do not depend on the action's arguments are hoisted out of the loop over them
+(``hoist``): when the whole body is one ``if`` without ``else``, the leading conjuncts of its
+test that read no argument and call nothing are tested once per state, before the loop, instead
+of once per argument (two-phase commit's ``COMMIT in s.msgs`` ran once per resource manager).
+The test reads the state, the model and globals only (locals are not assigned yet), so with
+actions free of side effects, as the model API requires, it has the same value for every
+argument; with no call in it, nothing it runs is the model's own code.
 """
 
 from __future__ import annotations
@@ -65,31 +73,37 @@ class _NotInlinable(Exception):
 
 @dataclass(frozen=True)
 class InlinedBody:
-    """An action body ready to paste: statements (source text) and the globals they use."""
+    """An action body ready to paste: statements (source text) and the globals they use;
+    ``hoisted``, when not None, is a condition to test once before the loop over the action's
+    arguments, the statements running only where it holds (see the module docstring)."""
 
     lines: list[str]
     globals: dict[str, Any]
+    hoisted: str | None = None
 
 
 def inline_body(
     step: Callable[..., Any], state: str, arguments: list[str], owner: str, tag: str,
-    emit: Callable[[ast.expr], list[ast.stmt]],
+    emit: Callable[[ast.expr], list[ast.stmt]], hoist: bool = False,
 ) -> InlinedBody | None:
     """The body of action ``step`` as statements for the expander, or None when unsafe.
 
     ``state`` and ``arguments`` are the expander's names for the state and the action's
     arguments, ``owner`` its name for the object the method is bound to (the model); ``tag``
     makes the renamed locals unique; ``emit(e)`` gives the statements that append the
-    successors of a returned expression ``e``.
+    successors of a returned expression ``e``. With ``hoist`` (the expander loops over a
+    fixed, non-empty tuple of arguments), guards that do not depend on the arguments come
+    back separately as ``hoisted``.
     """
     try:
         function = _plain_method(step, len(arguments))
         definition = _definition(function)
         _check_body(definition, function.__code__)
-        return InlinedBody(
-            _rewrite(definition, function.__code__, [owner, state, *arguments], tag, emit),
-            function.__globals__,
-        )
+        statements = _rewrite(definition, function.__code__, [owner, state, *arguments], tag,
+                              emit)
+        hoisted = _hoisted(statements, set(arguments), f"{PREFIX}{tag}_") if hoist else None
+        return InlinedBody(_lines(statements), function.__globals__,
+                           None if hoisted is None else ast.unparse(hoisted))
     except _NotInlinable:
         return None
 
@@ -275,26 +289,74 @@ def _loaded(target: ast.expr) -> ast.expr:
 
 
 def _rewrite(definition: ast.FunctionDef, code: types.CodeType, outer: list[str], tag: str,
-             emit: Callable[[ast.expr], list[ast.stmt]]) -> list[str]:
+             emit: Callable[[ast.expr], list[ast.stmt]]) -> list[ast.stmt]:
     """The body with locals renamed, parameters bound, and returns turned into ``emit``."""
     parameters = list(code.co_varnames[:code.co_argcount])
     stored = {n.id for n in ast.walk(definition)
               if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     renames = {name: f"{PREFIX}{tag}_{name}"
                for name in set(code.co_varnames) | set(code.co_cellvars)}
-    prologue = []
+    prologue: list[ast.stmt] = []
     for name, bound_to in zip(parameters, outer):
         if name in stored:
-            prologue.append(f"{renames[name]} = {bound_to}")
+            prologue += ast.parse(f"{renames[name]} = {bound_to}").body
         else:
             renames[name] = bound_to
     body = [_Renamer(renames).visit(statement) for statement in definition.body]
     if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
             and isinstance(body[0].value.value, str)):
         body = body[1:]
-    statements = _returns_emitted(body, emit)
-    lines = prologue + [ast.unparse(statement) for statement in statements]
-    return "\n".join(lines).splitlines() or ["pass"]
+    return prologue + _returns_emitted(body, emit)
+
+
+def _lines(statements: list[ast.stmt]) -> list[str]:
+    """``statements`` as lines of source, ``pass`` for none."""
+    return "\n".join(ast.unparse(statement) for statement in statements).splitlines() or ["pass"]
+
+
+def _hoisted(statements: list[ast.stmt], arguments: set[str], local_prefix: str
+             ) -> ast.expr | None:
+    """Take the guard that does not depend on the arguments out of a rewritten body.
+
+    When the body is one ``if`` without ``else`` and stores into no attribute or item (what
+    the test reads could change between arguments), the leading conjuncts of its test that
+    read no argument and no local and call nothing are removed from it (with the whole test,
+    the body becomes the ``if``'s body) and returned joined by ``and``; None when there are
+    none. ``if a and b`` tests ``a`` first, so testing ``a`` before the loop and ``b`` in it
+    is the same test.
+    """
+    if len(statements) != 1 or not isinstance(statements[0], ast.If) or statements[0].orelse:
+        return None
+    if any(isinstance(node, (ast.Attribute, ast.Subscript))
+           and not isinstance(node.ctx, ast.Load) for node in ast.walk(statements[0])):
+        return None
+    branch = statements[0]
+    conjuncts = (branch.test.values if isinstance(branch.test, ast.BoolOp)
+                 and isinstance(branch.test.op, ast.And) else [branch.test])
+    fixed = 0
+    while fixed < len(conjuncts) and _fixed(conjuncts[fixed], arguments, local_prefix):
+        fixed += 1
+    if fixed == 0:
+        return None
+    rest = conjuncts[fixed:]
+    if not rest:
+        statements[:] = branch.body
+    else:
+        branch.test = rest[0] if len(rest) == 1 else ast.BoolOp(ast.And(), rest)
+    return conjuncts[0] if fixed == 1 else ast.BoolOp(ast.And(), conjuncts[:fixed])
+
+
+def _fixed(test: ast.expr, arguments: set[str], local_prefix: str) -> bool:
+    """Whether ``test`` has the same value for every argument: it reads none and no local
+    (renamed locals start with ``local_prefix``), and calls nothing (a comprehension is a
+    call too)."""
+    for node in ast.walk(test):
+        if isinstance(node, (ast.Call, ast.Await, *_COMPREHENSIONS)):
+            return False
+        if isinstance(node, ast.Name) and (node.id in arguments
+                                           or node.id.startswith(local_prefix)):
+            return False
+    return True
 
 
 class _Renamer(ast.NodeTransformer):

@@ -193,6 +193,32 @@ class Shapes(Model):
     def does_nothing(self, s):
         """Never enabled."""
 
+    @action(over=(1, 2, 3))
+    def guard_without_argument(self, s, n):
+        if s[1] == 1:
+            return ((s[0] + n) % 4, 2)
+
+    @action(over=(0, 1))
+    def guard_partly_without_argument(self, s, n):
+        if s[0] == 3 and s[1] != n:
+            return (0, n)
+
+    @action(over=(1, 2))
+    def guard_with_a_call(self, s, n):
+        if min(s) == 0 and s[0] != n:
+            return (n, s[1])
+
+    @action(over=(1, 2))
+    def writes_the_model(self, s, n):
+        if self.step_size == 1:
+            self.last_step = n
+            return (s[0], (s[1] + n) % 3)
+
+    @action(over=())
+    def no_arguments_at_all(self, s, n):
+        if s[5] == 0:  # never evaluated: there is no argument
+            return s
+
     @invariant
     def in_range(self, s):
         return 0 <= s[0] < 4 and 0 <= s[1] < 3
@@ -214,7 +240,77 @@ def test_simple_bodies_are_inlined_and_the_others_called(shapes):
         "return_inside_loop": False, "reassigns_parameters": True, "maybe_unassigned": False,
         "reads_a_module_global": True, "nested_branches": True, "uses_try": False,
         "mangled": False, "decorated": False, "does_nothing": True,
+        "guard_without_argument": True, "guard_partly_without_argument": True,
+        "guard_with_a_call": True, "writes_the_model": True, "no_arguments_at_all": True,
     }
+
+
+def _hoisted(model: Model) -> dict[str, str | None]:
+    """For each inlined action of ``model`` that loops over fixed arguments: the guard the
+    expander tests once before the loop."""
+    hoisted = {}
+    for spec in model.actions():
+        if spec.domains and spec.static_args:
+            body = inline_body(spec.step, "_xs", [f"_xa{k}" for k in range(len(spec.domains))],
+                               "_xself", "0", lambda value: [], hoist=True)
+            if body is not None:
+                hoisted[spec.name] = body.hoisted
+    return hoisted
+
+
+def test_guards_that_do_not_read_the_arguments_are_taken_out_of_the_loop(shapes):
+    assert _hoisted(shapes) == {
+        "elif_chain": None, "returns_list": "_xs[0] < 2",
+        "returns_generator_expression": None, "loop_with_break": None,
+        "reassigns_parameters": None, "guard_without_argument": "_xs[1] == 1",
+        "guard_partly_without_argument": "_xs[0] == 3",
+        "guard_with_a_call": None, "writes_the_model": None,
+    }
+    two_phase = _hoisted(build_model(MODELS / "two_phase_commit.py", {"rms": 3}))
+    assert two_phase == {
+        "tm_rcv_prepared": "_xs.tm_state == 'init'", "rm_prepare": None,
+        "rm_choose_to_abort": None, "rm_rcv_commit_msg": "COMMIT in _xs.msgs",
+        "rm_rcv_abort_msg": "ABORT in _xs.msgs",
+    }
+
+
+class Probe:
+    """Counts how often a guard compares a state with it."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        Probe.compared += 1
+        return other == 1
+
+    __hash__ = object.__hash__
+
+
+PROBE = Probe()
+
+
+class OneGuardManyArguments(Model):
+    """Ten arguments, one guard that does not read them."""
+
+    deadlock = False
+
+    def init(self):
+        return 0
+
+    @action(over=range(10))
+    def step(self, s, k):
+        if s == PROBE:
+            return 2 + k
+
+
+def test_a_hoisted_guard_is_tested_once_per_state():
+    expand = expander(OneGuardManyArguments().actions())
+    Probe.compared = 0
+    assert expand(1) == list(range(2, 12)) and expand(0) == []
+    assert Probe.compared == 2
+    Probe.compared = 0
+    assert expander(OneGuardManyArguments().actions(), inline=False)(1) == list(range(2, 12))
+    assert Probe.compared == 10
 
 
 def test_every_shipped_two_phase_commit_and_paxos_action_but_one_is_inlined():
@@ -249,7 +345,7 @@ def test_an_inlined_body_reads_module_globals_when_it_runs(shapes, monkeypatch):
 def _search(model: Model, inline: bool, monkeypatch) -> tuple:
     with monkeypatch.context() as patch:
         if not inline:
-            patch.setattr(explore_module, "inline_body", lambda *args: None)
+            patch.setattr(explore_module, "inline_body", lambda *args, **kwargs: None)
         result = check(model)
     steps = [(step.action, step.state, step.error) for step in result.trace.steps] \
         if result.trace else None
