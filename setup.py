@@ -7,7 +7,7 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(f"checker.{source.stem}", sources=[f"checker/{source.name}"],
-                  depends=["checker/_common.h"], optional=True)
+                  depends=["checker/_common.h", "checker/_table.h"], optional=True)
         for source in sorted(Path(__file__).parent.joinpath("checker").glob("_*.c"))
     ]
 )

@@ -43,17 +43,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define HEADER_BYTES 64
-#define SLOT_WORDS 3
-#define SLOT_BYTES (SLOT_WORDS * 8)
-#define H_CAPACITY 0
-#define H_COUNT 1
-#define W_FP 0
-#define W_KEY 1
-#define W_PARENT 2
-/* The stand-in for fingerprint 0 (the golden-ratio constant; any fixed nonzero value works). */
-#define ZERO_ALIAS 0x9E3779B97F4A7C15ull
-#define KEY_UNSET UINT64_MAX
+#include "_table.h"
+
 /* How far ahead offer_many prefetches: enough to overlap several cache misses, small enough
    that the lines are still cached when their turn comes.  On a 192 MiB table, 16 doubled the
    throughput of no prefetching; 8 was close and 32 worse. */
@@ -61,51 +52,10 @@
 #define PREFETCH_DISTANCE 16
 #endif
 
-/* offer() results, also the byte values of offer_many(). */
-#define OFFER_OLD 0
-#define OFFER_BEST 1
-#define OFFER_LOST 2
-
 static PyObject *TableFull = NULL;
-
-static inline uint64_t
-to_stored(uint64_t fp)
-{
-    return fp ? fp : ZERO_ALIAS;
-}
-
-static inline uint64_t
-from_stored(uint64_t word)
-{
-    return word == ZERO_ALIAS ? 0 : word;
-}
-
-/* Fingerprints from checker.fingerprint are already well mixed, but the table is also used as
-   a plain set of arbitrary integers (tests, small ids), where structured values would cluster
-   under linear probing; the splitmix64 finaliser is cheap next to a Python call. */
-static inline uint64_t
-home_slot(uint64_t fp, uint64_t mask)
-{
-    fp ^= fp >> 30;
-    fp *= 0xBF58476D1CE4E5B9ull;
-    fp ^= fp >> 27;
-    fp *= 0x94D049BB133111EBull;
-    fp ^= fp >> 31;
-    return fp & mask;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* The Table object.                                                                           */
-
-typedef struct {
-    PyObject_HEAD
-    Py_buffer view;
-    int has_view;
-    uint64_t *header;
-    uint64_t *slots;
-    unsigned long long capacity;
-    unsigned long long limit; /* the most entries offer() will insert before TableFull */
-} TableObject;
 
 static PyTypeObject Table_Type;
 
@@ -116,27 +66,6 @@ check_open(TableObject *t)
         PyErr_SetString(PyExc_ValueError, "operation on a closed Table");
         return -1;
     }
-    return 0;
-}
-
-static int
-as_u64(PyObject *obj, const char *what, uint64_t *out)
-{
-    if (!PyLong_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.200s", what,
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    /* PyLong_AsUnsignedLongLong converts through a byte array, digit by byte: a fifth of a
-       seen-set offer.  The mask conversion reads the digits directly; the range is checked
-       first. */
-    if (_PyLong_Sign(obj) < 0 || _PyLong_NumBits(obj) > 64) {
-        if (!PyErr_Occurred()) {
-            PyErr_Format(PyExc_OverflowError, "%s must be in range(0, 2**64)", what);
-        }
-        return -1;
-    }
-    *out = (uint64_t)PyLong_AsUnsignedLongLongMask(obj);
     return 0;
 }
 
@@ -184,80 +113,6 @@ check_capacity(Py_ssize_t capacity)
     return 0;
 }
 
-/* Index of fp's slot, or -1.  A miss is only a snapshot: another process may be inserting. */
-static int64_t
-find_slot(TableObject *t, uint64_t fp)
-{
-    uint64_t mask = t->capacity - 1;
-    uint64_t i = home_slot(fp, mask);
-    for (uint64_t n = 0; n < t->capacity; n++) {
-        uint64_t word = __atomic_load_n(&t->slots[i * SLOT_WORDS + W_FP], __ATOMIC_ACQUIRE);
-        if (word == fp) {
-            return (int64_t)i;
-        }
-        if (word == 0) {
-            return -1;
-        }
-        i = (i + 1) & mask;
-    }
-    return -1;
-}
-
-#define CLAIM_FOUND 0
-#define CLAIM_INSERTED 1
-#define CLAIM_FULL 2
-
-/*
- * Find fp's slot, inserting it if absent; fp must already be in stored form (nonzero).
- *
- * The count is reserved (fetch-add) before the CAS that claims a slot, not after, because a
- * claimed slot cannot be given back: once another process has seen the fingerprint, it is in
- * the table.  Reserving first means the limit is never exceeded, at the price of a spurious
- * TableFull right at the threshold when several processes race for the last places.  A lost
- * CAS keeps the reservation for the next empty slot, or returns it if the winner turns out to
- * have written the same fingerprint.
- */
-static int
-claim_slot(TableObject *t, uint64_t fp, uint64_t *slot)
-{
-    uint64_t mask = t->capacity - 1;
-    uint64_t i = home_slot(fp, mask);
-    uint64_t *count = &t->header[H_COUNT];
-    int reserved = 0;
-    for (uint64_t n = 0; n < t->capacity; n++) {
-        uint64_t *word = &t->slots[i * SLOT_WORDS + W_FP];
-        uint64_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
-        if (seen == 0) {
-            if (!reserved) {
-                if (__atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST) > t->limit) {
-                    __atomic_sub_fetch(count, 1, __ATOMIC_SEQ_CST);
-                    return CLAIM_FULL;
-                }
-                reserved = 1;
-            }
-            if (__atomic_compare_exchange_n(word, &seen, fp, 0, __ATOMIC_ACQ_REL,
-                                            __ATOMIC_ACQUIRE)) {
-                *slot = i;
-                return CLAIM_INSERTED;
-            }
-            /* seen now holds the fingerprint that won the slot. */
-        }
-        if (seen == fp) {
-            if (reserved) {
-                __atomic_sub_fetch(count, 1, __ATOMIC_SEQ_CST);
-            }
-            *slot = i;
-            return CLAIM_FOUND;
-        }
-        i = (i + 1) & mask;
-    }
-    /* Unreachable while limit < capacity, kept so that a corrupt count cannot loop forever. */
-    if (reserved) {
-        __atomic_sub_fetch(count, 1, __ATOMIC_SEQ_CST);
-    }
-    return CLAIM_FULL;
-}
-
 /* Raise TableFull.  When results is not NULL (offer_many), the exception also carries the
    number of offers applied and their results, so that the caller can grow the table and resume
    where it stopped. */
@@ -292,35 +147,6 @@ raise_full(TableObject *t, Py_ssize_t done, const char *results)
     }
     PyErr_SetObject(TableFull, exc);
     Py_DECREF(exc);
-}
-
-/* One offer; returns OFFER_* or -1 when the table is full (no exception set, no change made). */
-static int
-offer_one(TableObject *t, uint64_t fp, uint64_t key, uint64_t level_base)
-{
-    uint64_t i;
-    int claim = claim_slot(t, to_stored(fp), &i);
-    if (claim == CLAIM_FULL) {
-        return -1;
-    }
-    uint64_t *word = &t->slots[i * SLOT_WORDS + W_KEY];
-    uint64_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
-    /* CAS-min on the key is CAS-max on its complement. */
-    for (;;) {
-        uint64_t stored = ~seen;
-        /* Only an entry that was already there can be old: a fresh claim holds KEY_UNSET or
-           keys of this level, lowered by concurrent offers. */
-        if (claim == CLAIM_FOUND && stored < level_base) {
-            return OFFER_OLD;
-        }
-        if (stored <= key) {
-            return OFFER_LOST;
-        }
-        if (__atomic_compare_exchange_n(word, &seen, ~key, 1, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) {
-            return OFFER_BEST;
-        }
-    }
 }
 
 static PyObject *
@@ -584,6 +410,40 @@ PyDoc_STRVAR(offer_candidates_doc,
 "smallest key so far (with retry, also for a key already stored, a repeated offer).  Raises\n"
 "TableFull when the table is full, and whatever fingerprint raises.");
 
+static PyObject *fp_function = NULL;          /* checker._fp.fingerprint; None without it */
+static fingerprint_word_fn fp_word = NULL;     /* the same as a C function */
+
+/* The C function behind `function` when it is checker._fp.fingerprint (called without a
+   Python int per successor), else NULL; *error is set when loading checker._fp failed. */
+static fingerprint_word_fn
+direct_fingerprint(PyObject *function, int *error)
+{
+    *error = 0;
+    if (fp_function == NULL) {
+        PyObject *module = PyImport_ImportModule("checker._fp");
+        if (module == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_ImportError)) {
+                *error = 1;
+                return NULL;
+            }
+            PyErr_Clear();
+            fp_function = Py_NewRef(Py_None);
+            return NULL;
+        }
+        PyObject *found = PyObject_GetAttrString(module, "fingerprint");
+        Py_DECREF(module);
+        fp_word = found == NULL ? NULL
+                  : (fingerprint_word_fn)PyCapsule_Import(FINGERPRINT_WORD_CAPSULE, 0);
+        if (fp_word == NULL) {
+            Py_XDECREF(found);
+            *error = 1;
+            return NULL;
+        }
+        fp_function = found;
+    }
+    return function == fp_function ? fp_word : NULL;
+}
+
 static PyObject *
 Table_offer_candidates(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -609,16 +469,26 @@ Table_offer_candidates(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     uint64_t own;
-    if (as_u64(number, "number", &own) < 0) {
+    int error;
+    fingerprint_word_fn direct = direct_fingerprint(function, &error);
+    if (error || as_u64(number, "number", &own) < 0) {
         return NULL;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(successors); i++) {
         PyObject *successor = PyList_GET_ITEM(successors, i);
-        PyObject *code;
+        PyObject *code = NULL; /* made only for a candidate when direct */
         uint64_t fp;
         if (successor == state) {
             code = Py_NewRef(number);
             fp = own;
+        }
+        else if (direct != NULL) {
+            Py_INCREF(successor);
+            int rc = direct(successor, &fp);
+            Py_DECREF(successor);
+            if (rc < 0) {
+                return NULL;
+            }
         }
         else {
             Py_INCREF(successor);
@@ -635,7 +505,7 @@ Table_offer_candidates(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
         uint64_t key = prefix | (uint64_t)i;
         int r = offer_one(t, fp, key, level_base);
         if (r < 0) {
-            Py_DECREF(code);
+            Py_XDECREF(code);
             raise_full(t, 0, NULL);
             return NULL;
         }
@@ -646,8 +516,11 @@ Table_offer_candidates(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
                 ~__atomic_load_n(&t->slots[slot * SLOT_WORDS + W_KEY], __ATOMIC_ACQUIRE) == key;
         }
         if (!candidate) {
-            Py_DECREF(code);
+            Py_XDECREF(code);
             continue;
+        }
+        if (code == NULL && (code = PyLong_FromUnsignedLongLong(fp)) == NULL) {
+            return NULL;
         }
         PyObject *entry = PyTuple_New(4);
         PyObject *key_object = PyLong_FromUnsignedLongLong(key);

@@ -1,10 +1,15 @@
 """offer_successors: the plain search's loop over successors, in C and in Python, alike."""
 
+from types import SimpleNamespace
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checker import Model, action, action_invariant, check, invariant
 from checker import fingerprint as fingerprint_module
 from checker.fingerprint import fingerprint, offer_successors_python
+from checker.parallel import available as parallel_available
 from checker.store import NEW_ONLY
 
 IMPLEMENTATIONS = [offer_successors_python]
@@ -82,10 +87,67 @@ def test_an_unfingerprintable_successor_raises_after_the_ones_before_it(offer_su
     with pytest.raises(TypeError, match="cannot fingerprint"):
         offer_successors([1, [2]], 0, 99, table.offer, 1, NEW_ONLY, Full, fingerprint)
     assert table.calls == []
-    table.seen.add(-1)
+    table.seen.add(2)
     with pytest.raises(ZeroDivisionError):
-        offer_successors([1, 2], 0, 99, table.offer, 0, NEW_ONLY, Full, lambda v: 1 // (v - 2))
-    assert [ordinal for _, ordinal, _ in table.calls] == [0]
+        offer_successors([1, 2], 0, 99, table.offer, 0, NEW_ONLY, Full, lambda v: 2 // (2 - v))
+    assert table.calls == [(2, 0, NEW_ONLY)]
+
+
+def _real_table(capacity: int):
+    """A compiled seen set of ``capacity`` slots."""
+    from checker import _table
+
+    return _table.Table(bytearray(_table.required_bytes(capacity)), capacity)
+
+
+direct_paths = pytest.mark.skipif(
+    not fingerprint_module.uses_c_extension() or not parallel_available(),
+    reason="the C extensions checker._fp and checker._table are not built")
+
+
+@direct_paths
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.integers(0, 40), st.just("state")), max_size=12),
+                max_size=10))
+def test_offers_straight_into_a_table_equal_offers_through_its_method(states):
+    offer_successors = fingerprint_module.offer_successors
+    direct, called = _real_table(1024), _real_table(1024)
+    for number, successors in enumerate(states):
+        state = ("s", number)
+        successors = [state if s == "state" else s for s in successors]
+        code = fingerprint(state)
+        assert (_drain(offer_successors, successors, state, code, direct)
+                == _drain(offer_successors, successors, state, code,
+                          _through(called.offer)))
+    assert sorted(direct.items()) == sorted(called.items())
+
+
+def _through(offer) -> SimpleNamespace:
+    """A table whose offer is ``offer`` behind a Python function, so that offer_successors
+    calls it."""
+    return SimpleNamespace(offer=lambda code, ordinal, base: offer(code, ordinal, base))
+
+
+@direct_paths
+def test_a_full_table_stops_the_direct_offers_where_the_called_ones_stop():
+    from checker._table import TableFull
+
+    offer_successors = fingerprint_module.offer_successors
+    runs = []
+    for through in (False, True):
+        table = _real_table(16)  # holds 14 entries
+        offer = _through(table.offer).offer if through else table.offer
+        answers, start = [], 0
+        while (hit := offer_successors(list(range(20)), -1, 5, offer, start, NEW_ONLY,
+                                       TableFull, fingerprint))[1] is not None:
+            answers.append(hit)
+            start = hit[0] + 1
+        runs.append(answers + [hit])
+        assert table.count() == 14
+        table.close()
+        with pytest.raises(ValueError, match="closed"):
+            offer_successors([1], 0, 5, table.offer, 0, NEW_ONLY, TableFull, fingerprint)
+    assert runs[0] == runs[1] == [(i, fingerprint(i)) for i in range(14)] + [(14, None)]
 
 
 class Fan(Model):

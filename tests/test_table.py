@@ -453,6 +453,31 @@ def test_offer_candidates_matches_offering_one_by_one(levels, retry):
         fast.offer_candidates([1] * 70_000, None, 1, lambda s: s, base, base, False, [])
 
 
+values = st.recursive(st.integers(-3, 3) | st.text("ab", max_size=2),
+                      lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3),
+                      max_leaves=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(values, max_size=6), max_size=6))
+def test_offer_candidates_runs_the_compiled_fingerprint_as_called_from_python(levels):
+    fingerprint = pytest.importorskip("checker._fp").fingerprint
+    direct, called = new_table(256), new_table(256)
+    base = 1 << LEVEL_SHIFT
+    got, want = [], []
+    for rank, successors in enumerate(levels):
+        state = successors[0] if successors else None
+        for table, function, out in ((direct, fingerprint, got),
+                                     (called, lambda v: fingerprint(v), want)):
+            table.offer_candidates(successors, state, 999, function, base | (rank << 16), base,
+                                   False, out)
+    assert got == want
+    assert sorted(direct.items()) == sorted(called.items())
+    for function in (fingerprint, lambda v: fingerprint(v)):
+        with pytest.raises(TypeError, match="cannot fingerprint"):
+            new_table(16).offer_candidates([1, [2]], None, 5, function, base, base, False, [])
+
+
 # -- claims ----------------------------------------------------------------------------------
 
 
