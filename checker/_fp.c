@@ -886,7 +886,9 @@ PyDoc_STRVAR(offer_successors_doc,
 "checker._table.Table's, into the table's memory directly.  Returns (i, code) at the first\n"
 "offer that returns 1 (a new state), None once all were offered, and (i, None) when offer\n"
 "raised the exception class full for successor i (cleared; retry from i after growing the\n"
-"table).");
+"table).  Into a Table with this module's fingerprint, up to 32 successors are fingerprinted\n"
+"ahead of their offers (their slots prefetched) and their codes kept for the next call with\n"
+"the same list and state, which must not change in between.");
 
 /* The open Table whose own offer() method `offer` is (offer_successors then offers into its
    memory itself), else NULL with *error 0, or NULL with *error 1 and an exception set. */
@@ -942,6 +944,71 @@ successor_code(PyObject *successor, PyObject *state, uint64_t own_code, int own,
 }
 
 #define OFFER_ERROR (-2)
+
+/* Fingerprints of successors computed ahead of their offers (plain search into a Table).
+   offer_successors returns at each new state and is called again from the one after it, so
+   the codes computed ahead are kept here between those calls, with the exception that the
+   successor after them raised, if any, to be raised when its turn comes. */
+#define AHEAD 32
+static struct {
+    PyObject *successors, *state; /* strong references; NULL when nothing is kept */
+    uint64_t own_code;
+    Py_ssize_t first, end;        /* codes[k] belongs to successors[first + k], first + k < end */
+    PyObject *type, *value, *traceback;
+    uint64_t codes[AHEAD];
+} ahead;
+
+static void
+ahead_clear(void)
+{
+    Py_CLEAR(ahead.successors);
+    Py_CLEAR(ahead.state);
+    Py_CLEAR(ahead.type);
+    Py_CLEAR(ahead.value);
+    Py_CLEAR(ahead.traceback);
+}
+
+/* Whether the codes kept are those of this call's successors from i on. */
+static int
+ahead_holds(PyObject *successors, PyObject *state, uint64_t own_code, Py_ssize_t i)
+{
+    return ahead.successors == successors && ahead.state == state &&
+           ahead.own_code == own_code && ahead.first <= i && i <= ahead.end &&
+           ahead.end <= PyList_GET_SIZE(successors);
+}
+
+/* Fingerprint successors[i:i + AHEAD], prefetching each one's slot, and keep the codes; stop
+   at the first that raises and keep its exception.  -1 (exception set) if successors[i]
+   itself raised. */
+static int
+ahead_fill(TableObject *table, PyObject *successors, PyObject *state, uint64_t own_code,
+           Py_ssize_t i)
+{
+    ahead_clear();
+    Py_ssize_t end = PyList_GET_SIZE(successors);
+    if (end - i > AHEAD) {
+        end = i + AHEAD;
+    }
+    Py_ssize_t j = i;
+    for (; j < end; j++) {
+        uint64_t h;
+        if (successor_code(PyList_GET_ITEM(successors, j), state, own_code, 1, NULL, &h) < 0) {
+            if (j == i) {
+                return -1;
+            }
+            PyErr_Fetch(&ahead.type, &ahead.value, &ahead.traceback);
+            break;
+        }
+        ahead.codes[j - i] = h;
+        prefetch_slot(table, h);
+    }
+    ahead.successors = Py_NewRef(successors);
+    ahead.state = Py_NewRef(state);
+    ahead.own_code = own_code;
+    ahead.first = i;
+    ahead.end = j;
+    return 0;
+}
 
 /* offer(fp, ordinal, level_base) called: OFFER_BEST for a new state, OFFER_OLD otherwise, -1
    when it raised the exception class `full` (cleared), OFFER_ERROR for any other exception. */
@@ -1001,10 +1068,30 @@ py_offer_successors(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         as_u64(number, "number", &own_code) < 0) {
         return NULL;
     }
-    for (Py_ssize_t i = start < 0 ? 0 : start; i < PyList_GET_SIZE(successors); i++) {
+    /* Fingerprints computed ahead pay where offers go to a table's memory: its slots are
+       prefetched while the next successors are fingerprinted. */
+    int stashed = table != NULL && own;
+    Py_ssize_t i = start < 0 ? 0 : start;
+    if (stashed && !ahead_holds(successors, state, own_code, i)) {
+        ahead_clear();
+    }
+    for (; i < PyList_GET_SIZE(successors); i++) {
         uint64_t h;
-        if (successor_code(PyList_GET_ITEM(successors, i), state, own_code, own, function,
-                           &h) < 0) {
+        if (stashed) {
+            if (ahead.successors != NULL && i == ahead.end && ahead.type != NULL) {
+                PyErr_Restore(ahead.type, ahead.value, ahead.traceback);
+                ahead.type = ahead.value = ahead.traceback = NULL;
+                ahead_clear();
+                return NULL;
+            }
+            if ((ahead.successors == NULL || i == ahead.end) &&
+                ahead_fill(table, successors, state, own_code, i) < 0) {
+                return NULL;
+            }
+            h = ahead.codes[i - ahead.first];
+        }
+        else if (successor_code(PyList_GET_ITEM(successors, i), state, own_code, own, function,
+                                &h) < 0) {
             return NULL;
         }
         /* Into a table's memory directly, without a Python int and a call per successor
@@ -1020,6 +1107,9 @@ py_offer_successors(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (r == OFFER_BEST) {
             return Py_BuildValue("(nN)", i, PyLong_FromUnsignedLongLong(h));
         }
+    }
+    if (stashed) {
+        ahead_clear();
     }
     Py_RETURN_NONE;
 }

@@ -313,12 +313,10 @@ Table_offer_many(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     char *out = PyBytes_AS_STRING(result);
-    uint64_t mask = t->capacity - 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         /* A batch is mostly cache misses on a big table; start the next lines early. */
         if (i + PREFETCH_DISTANCE < n) {
-            uint64_t ahead = to_stored(word_at(&fps, i + PREFETCH_DISTANCE));
-            __builtin_prefetch(&t->slots[home_slot(ahead, mask) * SLOT_WORDS], 1, 1);
+            prefetch_slot(t, word_at(&fps, i + PREFETCH_DISTANCE));
         }
         int r = offer_one(t, word_at(&fps, i), word_at(&keys, i), level_base);
         if (r < 0) {
@@ -444,6 +442,102 @@ direct_fingerprint(PyObject *function, int *error)
     return function == fp_function ? fp_word : NULL;
 }
 
+/* Offer successor's fingerprint fp under key and append (key, code, successor, number) to
+   candidates when it is one (code: fp as an int, made here when NULL; the reference is
+   stolen).  -1 with an exception set when the table is full or memory runs out. */
+static int
+offer_candidate(TableObject *t, PyObject *successor, PyObject *number, uint64_t fp,
+                PyObject *code, uint64_t key, uint64_t level_base, int retry,
+                PyObject *candidates)
+{
+    int r = offer_one(t, fp, key, level_base);
+    if (r < 0) {
+        Py_XDECREF(code);
+        raise_full(t, 0, NULL);
+        return -1;
+    }
+    int candidate = r == OFFER_BEST;
+    if (!candidate && retry && r == OFFER_LOST) {
+        int64_t slot = find_slot(t, to_stored(fp));
+        candidate = slot >= 0 &&
+            ~__atomic_load_n(&t->slots[slot * SLOT_WORDS + W_KEY], __ATOMIC_ACQUIRE) == key;
+    }
+    if (!candidate) {
+        Py_XDECREF(code);
+        return 0;
+    }
+    if (code == NULL && (code = PyLong_FromUnsignedLongLong(fp)) == NULL) {
+        return -1;
+    }
+    PyObject *entry = PyTuple_New(4);
+    PyObject *key_object = PyLong_FromUnsignedLongLong(key);
+    if (entry == NULL || key_object == NULL) {
+        Py_XDECREF(entry);
+        Py_XDECREF(key_object);
+        Py_DECREF(code);
+        return -1;
+    }
+    PyTuple_SET_ITEM(entry, 0, key_object);
+    PyTuple_SET_ITEM(entry, 1, code);
+    PyTuple_SET_ITEM(entry, 2, Py_NewRef(successor));
+    PyTuple_SET_ITEM(entry, 3, Py_NewRef(number));
+    int appended = PyList_Append(candidates, entry);
+    Py_DECREF(entry);
+    return appended;
+}
+
+/* How many successors offer_ahead fingerprints before it offers them. */
+#define AHEAD 32
+
+/* offer_candidates with the compiled fingerprint: the successors are fingerprinted AHEAD at a
+   time, each one's slot prefetched, and then offered, so that the table's cache misses overlap
+   the fingerprinting instead of following it.  The successors before one that cannot be
+   fingerprinted are offered before its exception is raised, as one at a time would. */
+static PyObject *
+offer_ahead(TableObject *t, PyObject *successors, PyObject *state, PyObject *number,
+            uint64_t own, fingerprint_word_fn direct, uint64_t prefix, uint64_t level_base,
+            int retry, PyObject *candidates)
+{
+    uint64_t fps[AHEAD];
+    Py_ssize_t n = PyList_GET_SIZE(successors);
+    for (Py_ssize_t first = 0; first < n; first += AHEAD) {
+        Py_ssize_t end = n - first > AHEAD ? first + AHEAD : n, ready = first;
+        PyObject *type = NULL, *value = NULL, *traceback = NULL;
+        for (; ready < end; ready++) {
+            PyObject *successor = PyList_GET_ITEM(successors, ready);
+            uint64_t *fp = &fps[ready - first];
+            if (successor == state) {
+                *fp = own;
+                continue;
+            }
+            Py_INCREF(successor);
+            int rc = direct(successor, fp);
+            Py_DECREF(successor);
+            if (rc < 0) {
+                PyErr_Fetch(&type, &value, &traceback);
+                break;
+            }
+            prefetch_slot(t, *fp);
+        }
+        for (Py_ssize_t i = first; i < ready; i++) {
+            PyObject *successor = PyList_GET_ITEM(successors, i);
+            PyObject *code = successor == state ? Py_NewRef(number) : NULL;
+            if (offer_candidate(t, successor, number, fps[i - first], code,
+                                prefix | (uint64_t)i, level_base, retry, candidates) < 0) {
+                Py_XDECREF(type);
+                Py_XDECREF(value);
+                Py_XDECREF(traceback);
+                return NULL;
+            }
+        }
+        if (type != NULL) {
+            PyErr_Restore(type, value, traceback);
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 Table_offer_candidates(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -474,21 +568,17 @@ Table_offer_candidates(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
     if (error || as_u64(number, "number", &own) < 0) {
         return NULL;
     }
+    if (direct != NULL) {
+        return offer_ahead(t, successors, state, number, own, direct, prefix, level_base, retry,
+                           candidates);
+    }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(successors); i++) {
         PyObject *successor = PyList_GET_ITEM(successors, i);
-        PyObject *code = NULL; /* made only for a candidate when direct */
+        PyObject *code;
         uint64_t fp;
         if (successor == state) {
             code = Py_NewRef(number);
             fp = own;
-        }
-        else if (direct != NULL) {
-            Py_INCREF(successor);
-            int rc = direct(successor, &fp);
-            Py_DECREF(successor);
-            if (rc < 0) {
-                return NULL;
-            }
         }
         else {
             Py_INCREF(successor);
@@ -502,41 +592,8 @@ Table_offer_candidates(TableObject *t, PyObject *const *args, Py_ssize_t nargs)
                 return NULL;
             }
         }
-        uint64_t key = prefix | (uint64_t)i;
-        int r = offer_one(t, fp, key, level_base);
-        if (r < 0) {
-            Py_XDECREF(code);
-            raise_full(t, 0, NULL);
-            return NULL;
-        }
-        int candidate = r == OFFER_BEST;
-        if (!candidate && retry && r == OFFER_LOST) {
-            int64_t slot = find_slot(t, to_stored(fp));
-            candidate = slot >= 0 &&
-                ~__atomic_load_n(&t->slots[slot * SLOT_WORDS + W_KEY], __ATOMIC_ACQUIRE) == key;
-        }
-        if (!candidate) {
-            Py_XDECREF(code);
-            continue;
-        }
-        if (code == NULL && (code = PyLong_FromUnsignedLongLong(fp)) == NULL) {
-            return NULL;
-        }
-        PyObject *entry = PyTuple_New(4);
-        PyObject *key_object = PyLong_FromUnsignedLongLong(key);
-        if (entry == NULL || key_object == NULL) {
-            Py_XDECREF(entry);
-            Py_XDECREF(key_object);
-            Py_DECREF(code);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(entry, 0, key_object);
-        PyTuple_SET_ITEM(entry, 1, code);
-        PyTuple_SET_ITEM(entry, 2, Py_NewRef(successor));
-        PyTuple_SET_ITEM(entry, 3, Py_NewRef(number));
-        int appended = PyList_Append(candidates, entry);
-        Py_DECREF(entry);
-        if (appended < 0) {
+        if (offer_candidate(t, successor, number, fp, code, prefix | (uint64_t)i, level_base,
+                            retry, candidates) < 0) {
             return NULL;
         }
     }
@@ -580,14 +637,13 @@ Table_settle(TableObject *t, PyObject *candidates)
     if (won == NULL) {
         return NULL;
     }
-    uint64_t mask = t->capacity - 1;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (i + PREFETCH_DISTANCE < n) {
             uint64_t ahead = candidate_fp(candidates, i + PREFETCH_DISTANCE);
             if (ahead == 0) {
                 goto error;
             }
-            __builtin_prefetch(&t->slots[home_slot(ahead, mask) * SLOT_WORDS], 1, 1);
+            prefetch_slot(t, ahead);
         }
         uint64_t fp = candidate_fp(candidates, i), key, parent;
         PyObject *item = PyList_GET_ITEM(candidates, i);

@@ -90,6 +90,13 @@ as_u64(PyObject *obj, const char *what, uint64_t *out)
     return 0;
 }
 
+/* Start loading fp's slot into the cache, so that a probe soon after finds it there. */
+static inline void
+prefetch_slot(TableObject *t, uint64_t fp)
+{
+    __builtin_prefetch(&t->slots[home_slot(to_stored(fp), t->capacity - 1) * SLOT_WORDS], 1, 1);
+}
+
 /* Index of fp's slot, or -1.  A miss is only a snapshot: another process may be inserting. */
 static inline int64_t
 find_slot(TableObject *t, uint64_t fp)

@@ -1,9 +1,10 @@
 """offer_successors: the plain search's loop over successors, in C and in Python, alike."""
 
+import enum
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from checker import Model, action, action_invariant, check, invariant
@@ -105,21 +106,75 @@ direct_paths = pytest.mark.skipif(
     reason="the C extensions checker._fp and checker._table are not built")
 
 
+def _answers(offer_successors, successors, state, number, table, then="next"):
+    """Every answer until the end, calling again from the successor after each new one
+    (``then="next"``, as the search does), from the first successor again (``"again"``), or
+    not at all (``"stop"``: the search stops at a new state that breaks a property); an
+    exception ends the answers with its message."""
+    answers, start = [], 0
+    while True:
+        try:
+            hit = offer_successors(successors, state, number, table.offer, start, NEW_ONLY,
+                                   Full, fingerprint)
+        except Exception as exc:
+            return answers + [f"{type(exc).__name__}: {exc}"]
+        answers.append(hit)
+        if hit is None or then == "stop":
+            return answers
+        start = hit[0] + 1 if then == "next" else 0
+
+
+lists_of_successors = st.lists(
+    st.tuples(st.lists(st.one_of(st.integers(0, 60), st.just("state")), max_size=80),
+              st.none() | st.integers(0, 79), st.sampled_from(["next", "again", "stop"])),
+    max_size=8)
+"""Per state: its successors (ints, or the state itself), where one that cannot be
+fingerprinted goes (if anywhere), and how the caller goes on after a new state."""
+
+
 @direct_paths
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.lists(st.one_of(st.integers(0, 40), st.just("state")), max_size=12),
-                max_size=10))
+@given(lists_of_successors)
+@example([(list(range(70)), None, "again")])
 def test_offers_straight_into_a_table_equal_offers_through_its_method(states):
+    # The direct path fingerprints up to 32 successors ahead of their offers and keeps those
+    # codes between the calls for one state: longer lists, a successor that raises after new
+    # ones, a call from another start and a state left after its first new successor all
+    # have to come out as the offers one at a time do.
     offer_successors = fingerprint_module.offer_successors
     direct, called = _real_table(1024), _real_table(1024)
-    for number, successors in enumerate(states):
+    for number, (successors, bad, then) in enumerate(states):
         state = ("s", number)
         successors = [state if s == "state" else s for s in successors]
+        if bad is not None and bad < len(successors):
+            successors[bad] = [bad]
         code = fingerprint(state)
-        assert (_drain(offer_successors, successors, state, code, direct)
-                == _drain(offer_successors, successors, state, code,
-                          _through(called.offer)))
+        assert (_answers(offer_successors, successors, state, code, direct, then)
+                == _answers(offer_successors, successors, state, code, _through(called.offer),
+                            then))
     assert sorted(direct.items()) == sorted(called.items())
+
+
+class Flaky(enum.Enum):
+    """A value whose fingerprint raises, and counts how often it was tried."""
+
+    A = 1
+
+    @property
+    def name(self):
+        Flaky.tries += 1
+        raise RuntimeError("no name today")
+
+
+@direct_paths
+def test_each_successor_is_fingerprinted_once_even_when_that_raises_after_new_ones():
+    offer_successors = fingerprint_module.offer_successors
+    for table in (_real_table(64), _through(_real_table(64).offer)):
+        Flaky.tries = 0
+        answers = _answers(offer_successors, [1, 2, 1, Flaky.A, 3], 0, 99, table)
+        assert answers == [(0, fingerprint(1)), (1, fingerprint(2)),
+                           "RuntimeError: no name today"]
+        assert Flaky.tries == 1
 
 
 def _through(offer) -> SimpleNamespace:
