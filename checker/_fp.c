@@ -945,17 +945,16 @@ successor_code(PyObject *successor, PyObject *state, uint64_t own_code, int own,
 
 #define OFFER_ERROR (-2)
 
-/* Fingerprints of successors computed ahead of their offers (plain search into a Table).
-   offer_successors returns at each new state and is called again from the one after it, so
-   the codes computed ahead are kept here between those calls, with the exception that the
-   successor after them raised, if any, to be raised when its turn comes. */
-#define AHEAD 32
+/* Fingerprints of successors computed ahead of their offers (plain search into a Table, see
+   fingerprint_ahead).  offer_successors returns at each new state and is called again from the
+   one after it, so the codes computed ahead are kept here between those calls, with the
+   exception of the successor after them, if it raised, to be raised when its turn comes. */
 static struct {
     PyObject *successors, *state; /* strong references; NULL when nothing is kept */
     uint64_t own_code;
     Py_ssize_t first, end;        /* codes[k] belongs to successors[first + k], first + k < end */
-    PyObject *type, *value, *traceback;
-    uint64_t codes[AHEAD];
+    PyObject *error[3];           /* type, value, traceback */
+    uint64_t codes[FINGERPRINT_AHEAD];
 } ahead;
 
 static void
@@ -963,9 +962,9 @@ ahead_clear(void)
 {
     Py_CLEAR(ahead.successors);
     Py_CLEAR(ahead.state);
-    Py_CLEAR(ahead.type);
-    Py_CLEAR(ahead.value);
-    Py_CLEAR(ahead.traceback);
+    Py_CLEAR(ahead.error[0]);
+    Py_CLEAR(ahead.error[1]);
+    Py_CLEAR(ahead.error[2]);
 }
 
 /* Whether the codes kept are those of this call's successors from i on. */
@@ -977,36 +976,29 @@ ahead_holds(PyObject *successors, PyObject *state, uint64_t own_code, Py_ssize_t
            ahead.end <= PyList_GET_SIZE(successors);
 }
 
-/* Fingerprint successors[i:i + AHEAD], prefetching each one's slot, and keep the codes; stop
-   at the first that raises and keep its exception.  -1 (exception set) if successors[i]
-   itself raised. */
+/* Keep the codes of successors[i:i + FINGERPRINT_AHEAD]; -1 (exception set) if successors[i]
+   itself could not be fingerprinted. */
 static int
 ahead_fill(TableObject *table, PyObject *successors, PyObject *state, uint64_t own_code,
            Py_ssize_t i)
 {
     ahead_clear();
     Py_ssize_t end = PyList_GET_SIZE(successors);
-    if (end - i > AHEAD) {
-        end = i + AHEAD;
+    if (end - i > FINGERPRINT_AHEAD) {
+        end = i + FINGERPRINT_AHEAD;
     }
-    Py_ssize_t j = i;
-    for (; j < end; j++) {
-        uint64_t h;
-        if (successor_code(PyList_GET_ITEM(successors, j), state, own_code, 1, NULL, &h) < 0) {
-            if (j == i) {
-                return -1;
-            }
-            PyErr_Fetch(&ahead.type, &ahead.value, &ahead.traceback);
-            break;
-        }
-        ahead.codes[j - i] = h;
-        prefetch_slot(table, h);
+    Py_ssize_t ready = fingerprint_ahead(table, fingerprint_word, successors, state, own_code,
+                                         i, end, ahead.codes, ahead.error);
+    if (ready == i && ahead.error[0] != NULL) {
+        PyErr_Restore(ahead.error[0], ahead.error[1], ahead.error[2]);
+        ahead.error[0] = ahead.error[1] = ahead.error[2] = NULL;
+        return -1;
     }
     ahead.successors = Py_NewRef(successors);
     ahead.state = Py_NewRef(state);
     ahead.own_code = own_code;
     ahead.first = i;
-    ahead.end = j;
+    ahead.end = ready;
     return 0;
 }
 
@@ -1078,9 +1070,9 @@ py_offer_successors(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (; i < PyList_GET_SIZE(successors); i++) {
         uint64_t h;
         if (stashed) {
-            if (ahead.successors != NULL && i == ahead.end && ahead.type != NULL) {
-                PyErr_Restore(ahead.type, ahead.value, ahead.traceback);
-                ahead.type = ahead.value = ahead.traceback = NULL;
+            if (ahead.successors != NULL && i == ahead.end && ahead.error[0] != NULL) {
+                PyErr_Restore(ahead.error[0], ahead.error[1], ahead.error[2]);
+                ahead.error[0] = ahead.error[1] = ahead.error[2] = NULL;
                 ahead_clear();
                 return NULL;
             }

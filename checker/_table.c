@@ -486,52 +486,33 @@ offer_candidate(TableObject *t, PyObject *successor, PyObject *number, uint64_t 
     return appended;
 }
 
-/* How many successors offer_ahead fingerprints before it offers them. */
-#define AHEAD 32
-
-/* offer_candidates with the compiled fingerprint: the successors are fingerprinted AHEAD at a
-   time, each one's slot prefetched, and then offered, so that the table's cache misses overlap
-   the fingerprinting instead of following it.  The successors before one that cannot be
-   fingerprinted are offered before its exception is raised, as one at a time would. */
+/* offer_candidates with the compiled fingerprint, FINGERPRINT_AHEAD successors at a time
+   (see fingerprint_ahead). */
 static PyObject *
 offer_ahead(TableObject *t, PyObject *successors, PyObject *state, PyObject *number,
             uint64_t own, fingerprint_word_fn direct, uint64_t prefix, uint64_t level_base,
             int retry, PyObject *candidates)
 {
-    uint64_t fps[AHEAD];
+    uint64_t codes[FINGERPRINT_AHEAD];
     Py_ssize_t n = PyList_GET_SIZE(successors);
-    for (Py_ssize_t first = 0; first < n; first += AHEAD) {
-        Py_ssize_t end = n - first > AHEAD ? first + AHEAD : n, ready = first;
-        PyObject *type = NULL, *value = NULL, *traceback = NULL;
-        for (; ready < end; ready++) {
-            PyObject *successor = PyList_GET_ITEM(successors, ready);
-            uint64_t *fp = &fps[ready - first];
-            if (successor == state) {
-                *fp = own;
-                continue;
-            }
-            Py_INCREF(successor);
-            int rc = direct(successor, fp);
-            Py_DECREF(successor);
-            if (rc < 0) {
-                PyErr_Fetch(&type, &value, &traceback);
-                break;
-            }
-            prefetch_slot(t, *fp);
-        }
+    for (Py_ssize_t first = 0; first < n; first += FINGERPRINT_AHEAD) {
+        Py_ssize_t end = n - first > FINGERPRINT_AHEAD ? first + FINGERPRINT_AHEAD : n;
+        PyObject *error[3] = {NULL, NULL, NULL};
+        Py_ssize_t ready = fingerprint_ahead(t, direct, successors, state, own, first, end,
+                                             codes, error);
         for (Py_ssize_t i = first; i < ready; i++) {
             PyObject *successor = PyList_GET_ITEM(successors, i);
             PyObject *code = successor == state ? Py_NewRef(number) : NULL;
-            if (offer_candidate(t, successor, number, fps[i - first], code,
+            if (offer_candidate(t, successor, number, codes[i - first], code,
                                 prefix | (uint64_t)i, level_base, retry, candidates) < 0) {
-                Py_XDECREF(type);
-                Py_XDECREF(value);
-                Py_XDECREF(traceback);
+                Py_XDECREF(error[0]);
+                Py_XDECREF(error[1]);
+                Py_XDECREF(error[2]);
                 return NULL;
             }
         }
-        if (type != NULL) {
-            PyErr_Restore(type, value, traceback);
+        if (error[0] != NULL) {
+            PyErr_Restore(error[0], error[1], error[2]);
             return NULL;
         }
     }

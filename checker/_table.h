@@ -97,6 +97,40 @@ prefetch_slot(TableObject *t, uint64_t fp)
     __builtin_prefetch(&t->slots[home_slot(to_stored(fp), t->capacity - 1) * SLOT_WORDS], 1, 1);
 }
 
+/* How many successors the offering loops fingerprint before they offer them. */
+#define FINGERPRINT_AHEAD 32
+
+/*
+ * Fingerprint successors[first:end] into codes (the state itself has `own`), prefetching each
+ * one's slot, so that the table's cache misses overlap the fingerprinting instead of following
+ * it.  Returns where it stopped: end, or the first successor that could not be fingerprinted,
+ * whose exception is moved into error (type, value, traceback) to be raised once the
+ * successors before it are offered, as offering one at a time would.
+ */
+static inline Py_ssize_t
+fingerprint_ahead(TableObject *t, fingerprint_word_fn fingerprint, PyObject *successors,
+                  PyObject *state, uint64_t own, Py_ssize_t first, Py_ssize_t end,
+                  uint64_t *codes, PyObject *error[3])
+{
+    for (Py_ssize_t i = first; i < end; i++) {
+        PyObject *successor = PyList_GET_ITEM(successors, i);
+        uint64_t *code = &codes[i - first];
+        if (successor == state) {
+            *code = own;
+            continue;
+        }
+        Py_INCREF(successor);
+        int rc = fingerprint(successor, code);
+        Py_DECREF(successor);
+        if (rc < 0) {
+            PyErr_Fetch(&error[0], &error[1], &error[2]);
+            return i;
+        }
+        prefetch_slot(t, *code);
+    }
+    return end;
+}
+
 /* Index of fp's slot, or -1.  A miss is only a snapshot: another process may be inserting. */
 static inline int64_t
 find_slot(TableObject *t, uint64_t fp)
