@@ -37,15 +37,25 @@
 
 static PyObject *str_fields = NULL;   /* "_fields" */
 static PyObject *str_defaults = NULL; /* "_defaults" */
+static PyObject *str_getitem = NULL;  /* "__getitem__" */
+static PyObject *str_contains = NULL; /* "__contains__" */
+static PyObject *str_hash = NULL;     /* "__hash__" */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Records.                                                                                    */
 
-/* The class's `_fields` tuple (new reference) or NULL with an exception set. */
+/* The class's `_fields` tuple (new reference) or NULL with an exception set.  It is read from
+   the class and its bases through the type's method cache, as a class attribute without
+   descriptors: a fraction of the cost of getattr(type, "_fields"), paid at every replace(). */
 static PyObject *
 record_fields(PyTypeObject *type)
 {
-    PyObject *fields = PyObject_GetAttr((PyObject *)type, str_fields);
+    PyObject *fields = _PyType_Lookup(type, str_fields);
+    if (fields != NULL && PyTuple_CheckExact(fields)) {
+        Py_INCREF(fields);
+        return fields;
+    }
+    fields = PyObject_GetAttr((PyObject *)type, str_fields);
     if (fields != NULL && !PyTuple_Check(fields)) {
         PyErr_Format(PyExc_TypeError, "%.200s._fields must be a tuple", type->tp_name);
         Py_CLEAR(fields);
@@ -399,6 +409,69 @@ install_vectorcall(PyObject *module, PyObject *cls)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Ids.                                                                                        */
+/*                                                                                             */
+/* An id is a tuple (kind, index) used as the key of per-node maps and as an element of sets,  */
+/* so it is hashed at every m[k], m.set(k, v) and k in s, and a tuple computes its hash anew   */
+/* each time.  Ids are few and long-lived (interned, see checker/values.py), so their hashes   */
+/* are remembered by address: the same value as the tuple's, in a few instructions.  An entry  */
+/* holds a reference to its id, so no other object can have that address meanwhile.           */
+
+#ifndef Py_GIL_DISABLED
+#define ID_HASH_CACHE_SIZE 512
+
+typedef struct {
+    PyObject *object;
+    Py_hash_t hash;
+} hash_entry;
+
+static hash_entry id_hashes[ID_HASH_CACHE_SIZE];
+
+static Py_hash_t
+id_hash(PyObject *self)
+{
+    uintptr_t address = (uintptr_t)self;
+    hash_entry *entry = &id_hashes[((address >> 4) ^ (address >> 13)) & (ID_HASH_CACHE_SIZE - 1)];
+    if (entry->object == self) {
+        return entry->hash;
+    }
+    Py_hash_t hash = PyTuple_Type.tp_hash(self);
+    if (hash == -1) {
+        return -1;
+    }
+    PyObject *old = entry->object;
+    Py_INCREF(self);
+    entry->object = self;
+    entry->hash = hash;
+    Py_XDECREF(old);
+    return hash;
+}
+#endif
+
+PyDoc_STRVAR(cached_hash_doc,
+"cached_hash(cls, /)\n--\n\n"
+"Let the instances of the tuple subclass cls (checker.values.Id) hash through a cache by\n"
+"address, with the tuple's own values; a class that defines __hash__ keeps its own.");
+
+static PyObject *
+cached_hash(PyObject *module, PyObject *arg)
+{
+    if (!PyType_Check(arg) || !PyType_IsSubtype((PyTypeObject *)arg, &PyTuple_Type) ||
+        !PyType_HasFeature((PyTypeObject *)arg, Py_TPFLAGS_HEAPTYPE)) {
+        PyErr_SetString(PyExc_TypeError, "cached_hash() takes a class derived from tuple");
+        return NULL;
+    }
+#ifndef Py_GIL_DISABLED
+    PyTypeObject *type = (PyTypeObject *)arg;
+    if (type->tp_hash == PyTuple_Type.tp_hash &&
+        _PyType_Lookup(type, str_hash) == _PyType_Lookup(&PyTuple_Type, str_hash)) {
+        type->tp_hash = id_hash;
+    }
+#endif
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Maps.                                                                                       */
 
 static PyTypeObject MapBase_Type;
@@ -663,6 +736,33 @@ map_dealloc(PyObject *self)
     PyDict_Type.tp_dealloc(self);
 }
 
+PyDoc_STRVAR(direct_lookups_doc,
+"direct_lookups(cls, /)\n--\n\n"
+"Let m[k] and k in m, for the maps of class cls, run the dict's own lookup.\n\n"
+"dict gives __getitem__ and __contains__ as methods, so a subclass of dict otherwise\n"
+"looks the method up and calls it on every m[k]. A class that defines either keeps its own.");
+
+static PyObject *
+direct_lookups(PyObject *module, PyObject *arg)
+{
+    if (!PyType_Check(arg) || !PyType_IsSubtype((PyTypeObject *)arg, &MapBase_Type) ||
+        !PyType_HasFeature((PyTypeObject *)arg, Py_TPFLAGS_HEAPTYPE)) {
+        PyErr_SetString(PyExc_TypeError, "direct_lookups() takes a class derived from MapBase");
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)arg;
+    PyHeapTypeObject *heap = (PyHeapTypeObject *)type;
+    if (type->tp_as_mapping == &heap->as_mapping &&
+        _PyType_Lookup(type, str_getitem) == _PyType_Lookup(&PyDict_Type, str_getitem)) {
+        heap->as_mapping.mp_subscript = PyDict_Type.tp_as_mapping->mp_subscript;
+    }
+    if (type->tp_as_sequence == &heap->as_sequence &&
+        _PyType_Lookup(type, str_contains) == _PyType_Lookup(&PyDict_Type, str_contains)) {
+        heap->as_sequence.sq_contains = PyDict_Type.tp_as_sequence->sq_contains;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef map_methods[] = {
     {"set", (PyCFunction)(void (*)(void))map_set, METH_FASTCALL, map_set_doc},
     {"merge", (PyCFunction)map_merge, METH_O, map_merge_doc},
@@ -690,6 +790,8 @@ static PyMethodDef module_methods[] = {
     {"field_descriptor", (PyCFunction)(void (*)(void))field_descriptor, METH_FASTCALL,
      field_descriptor_doc},
     {"install_vectorcall", (PyCFunction)install_vectorcall, METH_O, install_vectorcall_doc},
+    {"direct_lookups", (PyCFunction)direct_lookups, METH_O, direct_lookups_doc},
+    {"cached_hash", (PyCFunction)cached_hash, METH_O, cached_hash_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -706,7 +808,11 @@ PyInit__values(void)
 {
     str_fields = PyUnicode_InternFromString("_fields");
     str_defaults = PyUnicode_InternFromString("_defaults");
-    if (str_fields == NULL || str_defaults == NULL) {
+    str_getitem = PyUnicode_InternFromString("__getitem__");
+    str_contains = PyUnicode_InternFromString("__contains__");
+    str_hash = PyUnicode_InternFromString("__hash__");
+    if (str_fields == NULL || str_defaults == NULL || str_getitem == NULL ||
+        str_contains == NULL || str_hash == NULL) {
         return NULL;
     }
     RecordBase_Type.tp_base = &PyTuple_Type;

@@ -73,6 +73,40 @@ out["map"] = [repr(m.set(b, 2)), repr(m), repr(m.merge({b: 3, a: 0})), repr(m.se
               type(m.set(b, 2)).__name__, m.set(b, 2) == {a: 1, b: 2},
               hash(Map({a: 1, b: 2})) == hash(Map({b: 2, a: 1})),
               hash(m) == hash(m.set(a, 1))]
+class Defaulting(Map):
+    def __missing__(self, key):
+        return "missing"
+
+class Shouting(Map):
+    def __getitem__(self, key):
+        return str(dict.__getitem__(self, key)).upper()
+
+    def __contains__(self, key):
+        return key == "everything"
+
+class Later(Map):
+    pass
+
+Later.__getitem__ = lambda self, key: "assigned later"
+lookups = []
+for attempt in (lambda: m[a], lambda: m[b], lambda: m[("n", 0)], lambda: a in m, lambda: b in m,
+                lambda: ("n", 0) in m, lambda: Defaulting(m)[b], lambda: Defaulting(m)[a],
+                lambda: Shouting({a: "x"})[a], lambda: a in Shouting({a: "x"}),
+                lambda: "everything" in Shouting(), lambda: Later(m)[b], lambda: m[[]],
+                lambda: [] in m, lambda: Bag({"m": 2})["m"], lambda: Bag({"m": 2})["k"]):
+    try:
+        lookups.append(repr(attempt()))
+    except Exception as exc:
+        lookups.append(type(exc).__name__)
+out["lookups"] = lookups
+
+class Named(Id):
+    def __hash__(self):
+        return 7
+
+out["id hash"] = [hash(a) == hash(("n", 0)), hash(Id("n", 2.5)) == hash(("n", 2.5)),
+                  hash(Named("n", 0)), {("n", 1): "plain"}[b], {b: "id"}[("n", 1)],
+                  len({a, ("n", 0), Id("n", 0)}), hash(a) == hash(Id("n", 0))]
 bag = Bag().add("m").add("m").add("k")
 out["bag"] = [repr(bag), type(bag.remove_one("m")).__name__, bag.remove_one("m")["m"],
               list(bag.elements())]
@@ -101,6 +135,10 @@ def test_pure_python_values_match_the_c_bases():
     assert reference["check"] == ["ok", 1568, 8257, 13]
     assert reference["errors"] == ["TypeError"] * 7 + ["KeyError", "TypeError", "TypeError"]
     assert reference["eq"] == [True, False, True, False, True, True, True]
+    assert reference["lookups"] == ["1", "KeyError", "1", "True", "False", "True", "'missing'",
+                                    "1", "'X'", "False", "True", "'assigned later'",
+                                    "TypeError", "TypeError", "2", "KeyError"]
+    assert reference["id hash"] == [True, True, 7, "plain", "id", 1, True]
 
 
 def test_records_and_maps():
@@ -184,3 +222,31 @@ def test_ids_of_a_str_kind_and_int_index_are_one_object_also_when_unpickled():
     # Equal ids of other types keep their own objects (they print differently).
     assert Id("node", True) == nodes[1] and Id("node", True) is not nodes[1]
     assert repr(Id("node", True)) == "nodeTrue" and repr(Id("node", 1)) == "node1"
+
+
+def test_slots_set_in_c_keep_what_a_class_defines():
+    """cached_hash and direct_lookups replace only the slots that tuple's and dict's own
+    methods fill, so a class's __hash__, __getitem__ and __contains__ stay in force."""
+    if values._values is None:
+        pytest.skip("checker._values was not built")
+
+    class Own(tuple):
+        def __hash__(self):
+            return 7
+
+    class Plain(tuple):
+        pass
+
+    class Upper(values.Map):
+        def __getitem__(self, key):
+            return "upper"
+
+    for cls in (Own, Plain):
+        values._values.cached_hash(cls)
+    values._values.direct_lookups(Upper)
+    assert hash(Own((1,))) == 7 and hash(Plain((1, 2))) == hash((1, 2))
+    assert Upper({1: 2})[1] == "upper" and 1 in Upper({1: 2})
+    with pytest.raises(TypeError):
+        values._values.cached_hash(dict)
+    with pytest.raises(TypeError):
+        values._values.direct_lookups(dict)
