@@ -138,8 +138,14 @@ def successors(state: Any, actions: list[ActionSpec]) -> Iterator[tuple[ActionSp
 
 
 def _appended(value: str, indent: str) -> list[str]:
-    """Statements appending the successors an action gave: ``value`` is its result."""
-    return [f"{indent}_xr = {value}", f"{indent}if _xr is not None:",
+    """Statements appending the successors an action gave: ``value`` is its result.
+
+    A result of the class of the state being expanded (``_xS``), the common case, is
+    appended after one test; then come None, lists and generators, and other classes."""
+    return [f"{indent}_xr = {value}",
+            f"{indent}if _xtype(_xr) is _xS:",
+            f"{indent}    _xappend(_xr)",
+            f"{indent}elif _xr is not None:",
             f"{indent}    _xt = _xtype(_xr)",
             f"{indent}    if _xt is _xlist or _xt is _xGen:",
             f"{indent}        for _xy in _xr:",
@@ -167,7 +173,10 @@ def expander(actions: list[ActionSpec], inline: bool = True) -> Callable[[Any], 
     """
     bound: dict[str, Any] = {"_xGen": GeneratorType, "_xtype": type, "_xlist": list}
     namespace: dict[str, Any] | None = None
-    lines = ["def _xexpand(_xs):", "    _xout = []", "    _xappend = _xout.append"]
+    lines = ["def _xexpand(_xs):", "    _xout = []", "    _xappend = _xout.append",
+             "    _xS = _xtype(_xs)",
+             "    if _xS is _xlist or _xS is _xGen:",  # never states: results to unpack
+             "        _xS = None"]
     for i, spec in enumerate(actions):
         names = [f"_xa{k}" for k in range(len(spec.domains))]
         unpacked = ", ".join(names)

@@ -365,6 +365,46 @@ class Mixed(Model):
         return (v, (s[1] + w) % 3)
 
 
+class Alternating(Model):
+    """States alternate between ints and strings, so successors are often of another class
+    than their parent; actions give lists and generators too, and the expander is also tried
+    on lists, which are never states but must still be unpacked when an action returns one."""
+
+    deadlock = False
+
+    def init(self):
+        return [0]
+
+    @action
+    def flip(self, s):
+        if isinstance(s, int):
+            return str(s) if s < 4 else None
+        return int(s) + 1 if isinstance(s, str) else None
+
+    @action(over=(1, 2))
+    def many(self, s, k):
+        if isinstance(s, int):
+            return [s + k, None, str(s)] if s + k < 6 else []
+        return None if k == 1 else s
+
+    @action
+    def pass_on(self, s):
+        if isinstance(s, list):
+            return [*s, None]
+        return (x for x in ()) if isinstance(s, str) else None
+
+
+def test_the_expander_handles_results_of_any_class():
+    from checker.explore import expander, successors
+
+    actions = Alternating().actions()
+    expand = expander(actions)
+    for state in [0, 3, "2", 5, [1, 2], []]:
+        assert expand(state) == [successor for _, _, successor in successors(state, actions)]
+    assert expand([1, 2]) == [1, 2, 1, 2] and expand(0) == ["0", 1, "0", 2, "0"]
+    assert expand("2") == [3, "2"]
+
+
 @pytest.mark.parametrize("model_file, params", [
     ("two_phase_commit.py", {"rms": 3}), ("paxos.py", {}), ("raft.py", {"restarts": 0}),
     ("primary_backup.py", {}), ("paxos_actors.py", {"bug": "no_promise_check"}),
@@ -375,7 +415,7 @@ def test_the_generated_expander_gives_the_successors_in_enumeration_order(model_
     from checker.explore import expander, successors
     from checker.loader import build_model
 
-    models = [Mixed()]
+    models = [Mixed(), Alternating()]
     if model_file:
         models.append(build_model(Path(__file__).parent.parent / "models" / model_file, params))
     for model in models:
