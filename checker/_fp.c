@@ -147,8 +147,8 @@ type_name_fp(PyTypeObject *type, uint64_t *out)
 /* Cache of fingerprints of immutable values, keyed by address (direct-mapped, strong refs).   */
 /*                                                                                             */
 /* A successor shares most of its parts with its parent (the same frozenset of messages, the   */
-/* same per-node records), so the fingerprints of ids, records and frozensets nested in a      */
-/* state are remembered by object (maps with the C base keep their own sums and skip this      */
+/* same per-node records), so the fingerprints of strings, ids, records and frozensets nested  */
+/* in a state are remembered by object (maps with the C base keep their own sums and skip this */
 /* cache).  An entry holds a reference to its object, so no other object can have              */
 /* that address while the entry exists; the values cached are immutable (a state may not be    */
 /* changed in place, see docs/modeling.md).  Only unpermuted fingerprints are cached, and      */
@@ -364,6 +364,14 @@ fp_id(PyObject *value, uint64_t *out)
     }
     *out = mix(kind ^ mix(word));
     return 0;
+}
+
+/* fp_str in the signature of fp_cached: the strings of a state (a node's mode, a phase) are
+   mostly the model's own constants, met at nearly every fingerprint. */
+static int
+fp_str_unpermuted(PyObject *value, PyObject *perm, uint64_t *out)
+{
+    return fp_str(value, out);
 }
 
 static int
@@ -686,7 +694,7 @@ fp_value(PyObject *value, PyObject *perm, uint64_t *out)
     int rc;
 
     if (type == &PyUnicode_Type) {
-        return fp_str(value, out);
+        return fp_cached(fp_str_unpermuted, value, NULL, out);
     }
     if (type == &PyLong_Type) {
         int overflow;
