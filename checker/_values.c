@@ -308,9 +308,22 @@ record_richcompare(PyObject *self, PyObject *other, int op)
     return PyTuple_Type.tp_richcompare(self, other, op);
 }
 
+PyDoc_STRVAR(record_getnewargs_doc,
+"__getnewargs__()\n--\n\n"
+"The field values, with which pickle rebuilds the record.");
+
+/* Pickling: the record's items as a plain tuple (the parallel search pickles every state
+   that moves between workers). */
+static PyObject *
+record_getnewargs(PyObject *self, PyObject *unused)
+{
+    return PyTuple_GetSlice(self, 0, PyTuple_GET_SIZE(self));
+}
+
 static PyMethodDef record_methods[] = {
     {"replace", (PyCFunction)(void (*)(void))record_replace, METH_FASTCALL | METH_KEYWORDS,
      replace_doc},
+    {"__getnewargs__", (PyCFunction)record_getnewargs, METH_NOARGS, record_getnewargs_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -763,10 +776,25 @@ direct_lookups(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(map_reduce_doc,
+"__reduce__()\n--\n\n"
+"(class, (dict of the items,)): pickle rebuilds the map from its class and items.");
+
+static PyObject *
+map_reduce(PyObject *self, PyObject *unused)
+{
+    PyObject *items = PyDict_Copy(self);
+    if (items == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(O(N))", (PyObject *)Py_TYPE(self), items);
+}
+
 static PyMethodDef map_methods[] = {
     {"set", (PyCFunction)(void (*)(void))map_set, METH_FASTCALL, map_set_doc},
     {"merge", (PyCFunction)map_merge, METH_O, map_merge_doc},
     {"remove", (PyCFunction)map_remove, METH_O, map_remove_doc},
+    {"__reduce__", (PyCFunction)map_reduce, METH_NOARGS, map_reduce_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -786,7 +814,24 @@ static PyTypeObject MapBase_Type = {
 /* ------------------------------------------------------------------------------------------ */
 /* Module.                                                                                     */
 
+PyDoc_STRVAR(text_by_value_doc,
+"text_by_value(value, /)\n--\n\n"
+"value if it is a str, else None: the persistent_id with which the parallel search pickles\n"
+"states, so that strings travel by value and the receiver interns them.  Pickle calls it for\n"
+"every object it writes, so it is a C function.");
+
+static PyObject *
+text_by_value(PyObject *module, PyObject *value)
+{
+    if (PyUnicode_CheckExact(value)) {
+        Py_INCREF(value);
+        return value;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"text_by_value", (PyCFunction)text_by_value, METH_O, text_by_value_doc},
     {"field_descriptor", (PyCFunction)(void (*)(void))field_descriptor, METH_FASTCALL,
      field_descriptor_doc},
     {"install_vectorcall", (PyCFunction)install_vectorcall, METH_O, install_vectorcall_doc},

@@ -195,6 +195,9 @@ class _PyRecordBase(tuple):
 
     __hash__ = tuple.__hash__
 
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
+
 
 def _py_field_descriptor(cls: type, index: int, name: str, doc: str) -> property:
     """Read-only access to item ``index`` of a record (no C extension)."""
@@ -237,9 +240,6 @@ class Record(_RecordBase, metaclass=_RecordMeta):
     def __repr__(self) -> str:
         inner = ", ".join(f"{f}={show(v)}" for f, v in zip(self._fields, self))
         return f"{type(self).__name__}({inner})"
-
-    def __getnewargs__(self) -> tuple[Any, ...]:
-        return tuple(self)
 
 
 def _sort_key(value: Any) -> tuple[str, str]:
@@ -309,6 +309,9 @@ class _PyMapBase(dict):
         dict.__delitem__(copy, key)
         return copy
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
 
 _MapBase: type = _values.MapBase if _values is not None else _PyMapBase
 
@@ -344,9 +347,6 @@ class Map(_MapBase):
     def __repr__(self) -> str:
         inner = ", ".join(f"{show(k)}: {show(self[k])}" for k in sorted_items(self))
         return f"{type(self).__name__}({{{inner}}})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (dict(self),))
 
 
 _direct_lookups(Map)

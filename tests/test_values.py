@@ -107,6 +107,21 @@ class Named(Id):
 out["id hash"] = [hash(a) == hash(("n", 0)), hash(Id("n", 2.5)) == hash(("n", 2.5)),
                   hash(Named("n", 0)), {("n", 1): "plain"}[b], {b: "id"}[("n", 1)],
                   len({a, ("n", 0), Id("n", 0)}), hash(a) == hash(Id("n", 0))]
+from checker.parallel import _pickled, _unpickled
+
+class Text(str):
+    pass
+
+nested = Point3(1, Map({a: Bag({"m": 2})}), frozenset({Point(2), "text"}))
+pickles = []
+for value in (m, Bag({"m": 2}), Defaulting(m), nested, Point(Map(), Id("n", 5)), Text("t")):
+    for protocol in (2, 4, 5):
+        again = pickle.loads(pickle.dumps(value, protocol))
+        pickles.append([repr(again), type(again).__name__, again == value])
+    moved = _unpickled(_pickled([value, "wor" + "king"]))
+    pickles.append([repr(moved[0]), type(moved[0]).__name__, moved[0] == value,
+                    moved[1] is sys.intern("working")])
+out["pickles"] = pickles
 bag = Bag().add("m").add("m").add("k")
 out["bag"] = [repr(bag), type(bag.remove_one("m")).__name__, bag.remove_one("m")["m"],
               list(bag.elements())]
@@ -139,6 +154,9 @@ def test_pure_python_values_match_the_c_bases():
                                     "1", "'X'", "False", "True", "'assigned later'",
                                     "TypeError", "TypeError", "2", "KeyError"]
     assert reference["id hash"] == [True, True, 7, "plain", "id", 1, True]
+    assert [row[1:] for row in reference["pickles"]] == [
+        row for name in ("Map", "Bag", "Defaulting", "Point3", "Point", "Text")
+        for row in [[name, True]] * 3 + [[name, True, True]]]
 
 
 def test_records_and_maps():
