@@ -466,16 +466,28 @@ PyDoc_STRVAR(cached_hash_doc,
 "Let the instances of the tuple subclass cls (checker.values.Id) hash through a cache by\n"
 "address, with the tuple's own values; a class that defines __hash__ keeps its own.");
 
+/* `arg` as a class defined in Python that derives from `base`, or NULL with a TypeError that
+   names `function`: the classes whose slots cached_hash and direct_lookups may set. */
+static PyTypeObject *
+heap_subclass(PyObject *arg, PyTypeObject *base, const char *function)
+{
+    if (!PyType_Check(arg) || !PyType_IsSubtype((PyTypeObject *)arg, base) ||
+        !PyType_HasFeature((PyTypeObject *)arg, Py_TPFLAGS_HEAPTYPE)) {
+        PyErr_Format(PyExc_TypeError, "%s() takes a class derived from %s", function,
+                     base->tp_name);
+        return NULL;
+    }
+    return (PyTypeObject *)arg;
+}
+
 static PyObject *
 cached_hash(PyObject *module, PyObject *arg)
 {
-    if (!PyType_Check(arg) || !PyType_IsSubtype((PyTypeObject *)arg, &PyTuple_Type) ||
-        !PyType_HasFeature((PyTypeObject *)arg, Py_TPFLAGS_HEAPTYPE)) {
-        PyErr_SetString(PyExc_TypeError, "cached_hash() takes a class derived from tuple");
+    PyTypeObject *type = heap_subclass(arg, &PyTuple_Type, "cached_hash");
+    if (type == NULL) {
         return NULL;
     }
 #ifndef Py_GIL_DISABLED
-    PyTypeObject *type = (PyTypeObject *)arg;
     if (type->tp_hash == PyTuple_Type.tp_hash &&
         _PyType_Lookup(type, str_hash) == _PyType_Lookup(&PyTuple_Type, str_hash)) {
         type->tp_hash = id_hash;
@@ -758,12 +770,10 @@ PyDoc_STRVAR(direct_lookups_doc,
 static PyObject *
 direct_lookups(PyObject *module, PyObject *arg)
 {
-    if (!PyType_Check(arg) || !PyType_IsSubtype((PyTypeObject *)arg, &MapBase_Type) ||
-        !PyType_HasFeature((PyTypeObject *)arg, Py_TPFLAGS_HEAPTYPE)) {
-        PyErr_SetString(PyExc_TypeError, "direct_lookups() takes a class derived from MapBase");
+    PyTypeObject *type = heap_subclass(arg, &MapBase_Type, "direct_lookups");
+    if (type == NULL) {
         return NULL;
     }
-    PyTypeObject *type = (PyTypeObject *)arg;
     PyHeapTypeObject *heap = (PyHeapTypeObject *)type;
     if (type->tp_as_mapping == &heap->as_mapping &&
         _PyType_Lookup(type, str_getitem) == _PyType_Lookup(&PyDict_Type, str_getitem)) {
