@@ -137,6 +137,28 @@ load_type(const char *name)
     return (PyTypeObject *)type;
 }
 
+/* Caches keyed by address (the fingerprints of values in checker._fp, the hashes of ids in
+   checker._values): direct-mapped tables whose entries hold a reference to their object, so
+   that no other object can take its address while the entry lives. */
+
+/* The entry of `object` in such a table of `size` entries (a power of two). */
+static inline size_t
+address_index(PyObject *object, size_t size)
+{
+    uintptr_t address = (uintptr_t)object;
+    return ((address >> 4) ^ (address >> 18)) & (size - 1);
+}
+
+/* Make the entry's `*held` refer to `object`, releasing the object it held. */
+static inline void
+address_hold(PyObject **held, PyObject *object)
+{
+    PyObject *old = *held;
+    Py_INCREF(object);
+    *held = object;
+    Py_XDECREF(old);
+}
+
 #ifdef CHECKER_SCALAR_CONSTANTS
 /* Fingerprints of None, False and True and the mixes of the int and float tags (modules that
    fingerprint scalars define CHECKER_SCALAR_CONSTANTS and call init_scalar_constants once). */

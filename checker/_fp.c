@@ -168,8 +168,7 @@ static PyObject *top_value = NULL; /* the argument of the running fingerprint() 
 static inline value_entry *
 cache_slot(PyObject *value)
 {
-    uintptr_t address = (uintptr_t)value;
-    return &value_cache[((address >> 4) ^ (address >> 18)) & (VALUE_CACHE_SIZE - 1)];
+    return &value_cache[address_index(value, VALUE_CACHE_SIZE)];
 }
 
 static inline void
@@ -178,11 +177,8 @@ cache_store(value_entry *entry, PyObject *value, uint64_t fp)
     if (value == top_value) {
         return;
     }
-    PyObject *old = entry->object;
-    Py_INCREF(value);
-    entry->object = value;
+    address_hold(&entry->object, value);
     entry->fp = fp;
-    Py_XDECREF(old);
 }
 #endif
 
@@ -975,6 +971,14 @@ ahead_clear(void)
     Py_CLEAR(ahead.error[2]);
 }
 
+/* Raise the exception kept for the successor after the codes kept (moved out of `ahead`). */
+static void
+ahead_raise(void)
+{
+    PyErr_Restore(ahead.error[0], ahead.error[1], ahead.error[2]);
+    ahead.error[0] = ahead.error[1] = ahead.error[2] = NULL;
+}
+
 /* Whether the codes kept are those of this call's successors from i on. */
 static int
 ahead_holds(PyObject *successors, PyObject *state, uint64_t own_code, Py_ssize_t i)
@@ -998,8 +1002,7 @@ ahead_fill(TableObject *table, PyObject *successors, PyObject *state, uint64_t o
     Py_ssize_t ready = fingerprint_ahead(table, fingerprint_word, successors, state, own_code,
                                          i, end, ahead.codes, ahead.error);
     if (ready == i && ahead.error[0] != NULL) {
-        PyErr_Restore(ahead.error[0], ahead.error[1], ahead.error[2]);
-        ahead.error[0] = ahead.error[1] = ahead.error[2] = NULL;
+        ahead_raise();
         return -1;
     }
     ahead.successors = Py_NewRef(successors);
@@ -1079,8 +1082,7 @@ py_offer_successors(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         uint64_t h;
         if (stashed) {
             if (ahead.successors != NULL && i == ahead.end && ahead.error[0] != NULL) {
-                PyErr_Restore(ahead.error[0], ahead.error[1], ahead.error[2]);
-                ahead.error[0] = ahead.error[1] = ahead.error[2] = NULL;
+                ahead_raise();
                 ahead_clear();
                 return NULL;
             }

@@ -12,6 +12,8 @@
  * field_descriptor(cls, index, name) returns a read-only member descriptor reading tuple item
  * `index` in place, which the interpreter's attribute cache handles like a __slots__ member.
  *
+ * IdBase (the tuple base of checker.values.Id): the tuple's hash, remembered by address.
+ *
  * MapBase (a dict subclass with a cached hash): set/merge/remove return an updated copy of
  * the same class; the copy clones the hash table in one step.  A copy that changes one key of
  * a map whose fingerprint sum is known records how to derive its own from it (see MapObject
@@ -37,9 +39,6 @@
 
 static PyObject *str_fields = NULL;   /* "_fields" */
 static PyObject *str_defaults = NULL; /* "_defaults" */
-static PyObject *str_getitem = NULL;  /* "__getitem__" */
-static PyObject *str_contains = NULL; /* "__contains__" */
-static PyObject *str_hash = NULL;     /* "__hash__" */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Records.                                                                                    */
@@ -443,8 +442,7 @@ static hash_entry id_hashes[ID_HASH_CACHE_SIZE];
 static Py_hash_t
 id_hash(PyObject *self)
 {
-    uintptr_t address = (uintptr_t)self;
-    hash_entry *entry = &id_hashes[((address >> 4) ^ (address >> 13)) & (ID_HASH_CACHE_SIZE - 1)];
+    hash_entry *entry = &id_hashes[address_index(self, ID_HASH_CACHE_SIZE)];
     if (entry->object == self) {
         return entry->hash;
     }
@@ -452,49 +450,18 @@ id_hash(PyObject *self)
     if (hash == -1) {
         return -1;
     }
-    PyObject *old = entry->object;
-    Py_INCREF(self);
-    entry->object = self;
+    address_hold(&entry->object, self);
     entry->hash = hash;
-    Py_XDECREF(old);
     return hash;
 }
 #endif
 
-PyDoc_STRVAR(cached_hash_doc,
-"cached_hash(cls, /)\n--\n\n"
-"Let the instances of the tuple subclass cls (checker.values.Id) hash through a cache by\n"
-"address, with the tuple's own values; a class that defines __hash__ keeps its own.");
-
-/* `arg` as a class defined in Python that derives from `base`, or NULL with a TypeError that
-   names `function`: the classes whose slots cached_hash and direct_lookups may set. */
-static PyTypeObject *
-heap_subclass(PyObject *arg, PyTypeObject *base, const char *function)
-{
-    if (!PyType_Check(arg) || !PyType_IsSubtype((PyTypeObject *)arg, base) ||
-        !PyType_HasFeature((PyTypeObject *)arg, Py_TPFLAGS_HEAPTYPE)) {
-        PyErr_Format(PyExc_TypeError, "%s() takes a class derived from %s", function,
-                     base->tp_name);
-        return NULL;
-    }
-    return (PyTypeObject *)arg;
-}
-
-static PyObject *
-cached_hash(PyObject *module, PyObject *arg)
-{
-    PyTypeObject *type = heap_subclass(arg, &PyTuple_Type, "cached_hash");
-    if (type == NULL) {
-        return NULL;
-    }
-#ifndef Py_GIL_DISABLED
-    if (type->tp_hash == PyTuple_Type.tp_hash &&
-        _PyType_Lookup(type, str_hash) == _PyType_Lookup(&PyTuple_Type, str_hash)) {
-        type->tp_hash = id_hash;
-    }
-#endif
-    Py_RETURN_NONE;
-}
+static PyTypeObject IdBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "checker._values.IdBase",
+    .tp_doc = PyDoc_STR("Tuple base of ids: the tuple's hash, remembered by address."),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_TUPLE_SUBCLASS,
+};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Maps.                                                                                       */
@@ -761,31 +728,6 @@ map_dealloc(PyObject *self)
     PyDict_Type.tp_dealloc(self);
 }
 
-PyDoc_STRVAR(direct_lookups_doc,
-"direct_lookups(cls, /)\n--\n\n"
-"Let m[k] and k in m, for the maps of class cls, run the dict's own lookup.\n\n"
-"dict gives __getitem__ and __contains__ as methods, so a subclass of dict otherwise\n"
-"looks the method up and calls it on every m[k]. A class that defines either keeps its own.");
-
-static PyObject *
-direct_lookups(PyObject *module, PyObject *arg)
-{
-    PyTypeObject *type = heap_subclass(arg, &MapBase_Type, "direct_lookups");
-    if (type == NULL) {
-        return NULL;
-    }
-    PyHeapTypeObject *heap = (PyHeapTypeObject *)type;
-    if (type->tp_as_mapping == &heap->as_mapping &&
-        _PyType_Lookup(type, str_getitem) == _PyType_Lookup(&PyDict_Type, str_getitem)) {
-        heap->as_mapping.mp_subscript = PyDict_Type.tp_as_mapping->mp_subscript;
-    }
-    if (type->tp_as_sequence == &heap->as_sequence &&
-        _PyType_Lookup(type, str_contains) == _PyType_Lookup(&PyDict_Type, str_contains)) {
-        heap->as_sequence.sq_contains = PyDict_Type.tp_as_sequence->sq_contains;
-    }
-    Py_RETURN_NONE;
-}
-
 PyDoc_STRVAR(map_reduce_doc,
 "__reduce__()\n--\n\n"
 "(class, (dict of the items,)): pickle rebuilds the map from its class and items.");
@@ -808,6 +750,14 @@ static PyMethodDef map_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* dict gives __getitem__ and __contains__ as methods, so in a class derived from dict in
+   Python m[k] and k in m would look the method up and call it.  MapBase's own slots are the
+   dict's functions: PyType_Ready then gives MapBase slot wrappers for them, and the classes
+   derived from it (Map, Bag, a model's own) inherit the functions themselves, unless they
+   define the methods. */
+static PyMappingMethods map_as_mapping;
+static PySequenceMethods map_as_sequence;
+
 static PyTypeObject MapBase_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "checker._values.MapBase",
@@ -819,6 +769,8 @@ static PyTypeObject MapBase_Type = {
     .tp_clear = map_clear,
     .tp_hash = map_hash,
     .tp_methods = map_methods,
+    .tp_as_mapping = &map_as_mapping,
+    .tp_as_sequence = &map_as_sequence,
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -845,8 +797,6 @@ static PyMethodDef module_methods[] = {
     {"field_descriptor", (PyCFunction)(void (*)(void))field_descriptor, METH_FASTCALL,
      field_descriptor_doc},
     {"install_vectorcall", (PyCFunction)install_vectorcall, METH_O, install_vectorcall_doc},
-    {"direct_lookups", (PyCFunction)direct_lookups, METH_O, direct_lookups_doc},
-    {"cached_hash", (PyCFunction)cached_hash, METH_O, cached_hash_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -863,11 +813,7 @@ PyInit__values(void)
 {
     str_fields = PyUnicode_InternFromString("_fields");
     str_defaults = PyUnicode_InternFromString("_defaults");
-    str_getitem = PyUnicode_InternFromString("__getitem__");
-    str_contains = PyUnicode_InternFromString("__contains__");
-    str_hash = PyUnicode_InternFromString("__hash__");
-    if (str_fields == NULL || str_defaults == NULL || str_getitem == NULL ||
-        str_contains == NULL || str_hash == NULL) {
+    if (str_fields == NULL || str_defaults == NULL) {
         return NULL;
     }
     RecordBase_Type.tp_base = &PyTuple_Type;
@@ -875,8 +821,17 @@ PyInit__values(void)
     if (PyType_Ready(&RecordBase_Type) < 0) {
         return NULL;
     }
+    IdBase_Type.tp_base = &PyTuple_Type;
+#ifndef Py_GIL_DISABLED
+    IdBase_Type.tp_hash = id_hash;
+#endif
+    if (PyType_Ready(&IdBase_Type) < 0) {
+        return NULL;
+    }
     MapBase_Type.tp_base = &PyDict_Type;
     MapBase_Type.tp_richcompare = PyDict_Type.tp_richcompare;
+    map_as_mapping = *PyDict_Type.tp_as_mapping;
+    map_as_sequence = *PyDict_Type.tp_as_sequence;
     if (PyType_Ready(&MapBase_Type) < 0) {
         return NULL;
     }
@@ -887,6 +842,12 @@ PyInit__values(void)
     Py_INCREF(&RecordBase_Type);
     if (PyModule_AddObject(module, "RecordBase", (PyObject *)&RecordBase_Type) < 0) {
         Py_DECREF(&RecordBase_Type);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&IdBase_Type);
+    if (PyModule_AddObject(module, "IdBase", (PyObject *)&IdBase_Type) < 0) {
+        Py_DECREF(&IdBase_Type);
         Py_DECREF(module);
         return NULL;
     }

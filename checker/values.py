@@ -26,16 +26,12 @@ _tuple_new = tuple.__new__
 _interned: dict[tuple[str, int], Id] = {}
 
 
-def _unchanged(cls: type) -> None:
-    """Without the C extension, classes keep the slots that Python gives them."""
-
-
 # Ids are hashed at every lookup in a map keyed by them, and a tuple computes its hash anew
-# each time: with the C extension their hashes are remembered (the same values).
-_cached_hash = _values.cached_hash if _values is not None else _unchanged
+# each time: the C base remembers their hashes by address (the same values).
+_IdBase: type = _values.IdBase if _values is not None else tuple
 
 
-class Id(tuple):
+class Id(_IdBase):
     """An interchangeable value: a node, a resource manager, a proposed value.
 
     An ``Id`` is a (kind, index) pair that prints as ``kind`` followed by the index
@@ -80,9 +76,6 @@ class Id(tuple):
 
     def __getnewargs__(self) -> tuple[str, int]:
         return (self[0], self[1])
-
-
-_cached_hash(Id)
 
 
 def ids(kind: str, count: int) -> tuple[Id, ...]:
@@ -315,10 +308,6 @@ class _PyMapBase(dict):
 
 _MapBase: type = _values.MapBase if _values is not None else _PyMapBase
 
-# ``m[k]`` on a dict subclass calls ``dict.__getitem__`` as a method; with the C extension it
-# is the dict's own lookup again (about a third of the cost of ``s.rm_state[rm]``).
-_direct_lookups = _values.direct_lookups if _values is not None else _unchanged
-
 
 class Map(_MapBase):
     """An immutable mapping, typically from node ids to per-node data.
@@ -334,10 +323,6 @@ class Map(_MapBase):
 
     __slots__ = ()
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        _direct_lookups(cls)
-
     def _immutable(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError(f"{type(self).__name__} is immutable: use set(), merge() or remove()")
 
@@ -347,9 +332,6 @@ class Map(_MapBase):
     def __repr__(self) -> str:
         inner = ", ".join(f"{show(k)}: {show(self[k])}" for k in sorted_items(self))
         return f"{type(self).__name__}({{{inner}}})"
-
-
-_direct_lookups(Map)
 
 
 class Bag(Map):

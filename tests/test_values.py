@@ -243,28 +243,27 @@ def test_ids_of_a_str_kind_and_int_index_are_one_object_also_when_unpickled():
 
 
 def test_slots_set_in_c_keep_what_a_class_defines():
-    """cached_hash and direct_lookups replace only the slots that tuple's and dict's own
-    methods fill, so a class's __hash__, __getitem__ and __contains__ stay in force."""
+    """Ids hash through IdBase's cache with the tuple's values, and maps take the dict's
+    lookups from MapBase's slots (not dict's methods, which a subclass would call as
+    methods), so a class's own __hash__, __getitem__ and __contains__ stay in force."""
     if values._values is None:
         pytest.skip("checker._values was not built")
 
-    class Own(tuple):
+    class Own(values._values.IdBase):
         def __hash__(self):
             return 7
 
-    class Plain(tuple):
+    class Plain(values._values.IdBase):
         pass
 
     class Upper(values.Map):
         def __getitem__(self, key):
             return "upper"
 
-    for cls in (Own, Plain):
-        values._values.cached_hash(cls)
-    values._values.direct_lookups(Upper)
     assert hash(Own((1,))) == 7 and hash(Plain((1, 2))) == hash((1, 2))
     assert Upper({1: 2})[1] == "upper" and 1 in Upper({1: 2})
-    with pytest.raises(TypeError):
-        values._values.cached_hash(dict)
-    with pytest.raises(TypeError):
-        values._values.direct_lookups(dict)
+    assert values.Id.__hash__ is values._values.IdBase.__hash__ is not tuple.__hash__
+    for name in ("__getitem__", "__contains__"):
+        for cls in (values.Map, values.Bag):
+            assert getattr(cls, name) is getattr(values._values.MapBase, name)
+            assert type(getattr(cls, name)).__name__ == "wrapper_descriptor"
